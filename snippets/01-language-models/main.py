@@ -1,0 +1,117 @@
+# %% [markdown]
+# # Chapter 1: What a language model is
+#
+# A language model gives a probability to every possible next token, given the tokens so far.
+# This notebook builds the simplest one twice: by counting pairs of characters in Shakespeare,
+# and by learning the same table with gradient descent. Then it measures both on text they
+# never saw.
+
+# %%
+# --8<-- [start:corpus]
+import torch
+
+from llm_evolution.data.text import char_corpus
+
+corpus = char_corpus()
+print(f"training text: {len(corpus.train_text):,} characters")
+print(f"held-out text: {len(corpus.val_text):,} characters")
+print(corpus.train_text[:200])
+# --8<-- [end:corpus]
+
+# %%
+# --8<-- [start:tokenizer]
+tokenizer = corpus.tokenizer
+print(f"vocabulary: {tokenizer.vocab_size} characters")
+print(repr("".join(tokenizer.chars)))
+ids = tokenizer.encode("To be, or not to be")
+print(ids)
+print(tokenizer.decode(ids))
+# --8<-- [end:tokenizer]
+
+# %%
+# --8<-- [start:count]
+from llm_evolution.models.bigram import CountBigram, bigram_counts
+
+counts = bigram_counts(corpus.train_ids, tokenizer.vocab_size)
+print(f"{counts.sum().item():,} pairs counted")
+top = torch.topk(counts.flatten(), 5)
+for count, pair in zip(top.values.tolist(), top.indices.tolist()):
+    current, following = divmod(pair, tokenizer.vocab_size)
+    print(f"{tokenizer.decode([current, following])!r}: {count:,}")
+# --8<-- [end:count]
+
+# %%
+# --8<-- [start:next_char]
+count_model = CountBigram(counts)
+
+
+def show_next(model, char: str, k: int = 5) -> None:
+    """Print the k most likely characters after ``char`` under a bigram model."""
+    logits, _ = model(torch.tensor([[tokenizer.encode(char)[0]]]))
+    probs = torch.softmax(logits[0, -1], dim=-1)
+    best = torch.topk(probs, k)
+    shown = ", ".join(f"{tokenizer.decode([i])!r} {p:.3f}"
+                      for p, i in zip(best.values.tolist(), best.indices.tolist()))
+    print(f"after {char!r}: {shown}")
+
+
+for char in ["q", "t", "."]:
+    show_next(count_model, char)
+# --8<-- [end:next_char]
+
+# %%
+# --8<-- [start:sample_counts]
+from llm_evolution.generation import sample
+
+generator = torch.Generator().manual_seed(0)
+prompt = torch.tensor([tokenizer.encode("\n")])
+text = tokenizer.decode(sample(count_model, prompt, 200, generator=generator)[0].tolist())
+print(text)
+# --8<-- [end:sample_counts]
+
+# %%
+# --8<-- [start:perplexity]
+from llm_evolution.training import perplexity
+
+vocab_size = tokenizer.vocab_size
+unigram_counts = torch.bincount(corpus.train_ids, minlength=vocab_size)
+# A unigram model ignores the current character: every row of its table is the same.
+unigram_model = CountBigram(unigram_counts.expand(vocab_size, vocab_size))
+uniform_model = CountBigram(torch.zeros(vocab_size, vocab_size))  # smoothing only: all equal
+
+for name, model in [("uniform", uniform_model), ("unigram", unigram_model),
+                    ("bigram (counts)", count_model)]:
+    print(f"{name:16} held-out perplexity {perplexity(model, corpus.val_ids):6.2f}")
+# --8<-- [end:perplexity]
+
+# %%
+# --8<-- [start:neural]
+from llm_evolution import zoo
+
+trained = zoo.get("neural-bigram")  # trains on first use (a few seconds), then cached
+neural_model = trained.model
+history = trained.history
+print(f"steps: {history.steps[-1]}, final training loss {history.train_loss[-1]:.3f}, "
+      f"held-out loss {history.val_loss[-1]:.3f}")
+print(f"bigram (neural)  held-out perplexity {perplexity(neural_model, corpus.val_ids):6.2f}")
+# --8<-- [end:neural]
+
+# %%
+# --8<-- [start:compare]
+with torch.no_grad():
+    learned = torch.softmax(neural_model.logits_table.weight, dim=-1)
+    counted = count_model.log_probs.exp()
+# Compare the rows the model sees most: the 10 most frequent current characters.
+frequent = torch.topk(unigram_counts, 10).indices
+difference = (learned[frequent] - counted[frequent]).abs().max()
+print(f"frequent rows: learned and counted probabilities differ by at most {difference:.3f}")
+for char in ["q", "t", "."]:
+    show_next(neural_model, char)
+# --8<-- [end:compare]
+
+# %%
+# --8<-- [start:sample_neural]
+generator = torch.Generator().manual_seed(0)
+text = tokenizer.decode(sample(neural_model, prompt, 200, generator=generator)[0].tolist())
+print(text)
+# --8<-- [end:sample_neural]

@@ -1,0 +1,165 @@
+"""Every figure of the site, drawn by code: one function per figure, rendered to SVG.
+
+A figure is a plain function that returns a matplotlib ``Figure``, registered with
+:func:`figure` under a file name and an alt text. :func:`render_svg` draws it in the light or
+the dark theme of the site; the bytes are deterministic (same code and data, same SVG), so the
+rendered files can be cached by a hash of their inputs (:func:`build_all`).
+
+Render them all without MkDocs: ``python -m llm_evolution.figures --out some/folder``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display needed, and the same backend everywhere
+import matplotlib.pyplot as plt  # noqa: E402
+
+from llm_evolution.paths import cache_dir, library_hash  # noqa: E402
+
+# Colour cycles picked for contrast on Material's light (white) and dark ("slate") backgrounds:
+# the Okabe-Ito palette, which colour-blind readers can tell apart, with lighter shades for dark.
+LIGHT_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#B8860B", "#56B4E9"]
+DARK_COLORS = ["#56B4E9", "#E69F00", "#3FD0A0", "#E3A0C8", "#F0E442", "#9FD3F5"]
+
+THEMES: dict[str, dict] = {
+    "light": {
+        "text.color": "#1f1f1f",
+        "axes.labelcolor": "#1f1f1f",
+        "axes.edgecolor": "#555555",
+        "xtick.color": "#333333",
+        "ytick.color": "#333333",
+        "grid.color": "#d0d0d0",
+        "axes.prop_cycle": matplotlib.cycler(color=LIGHT_COLORS),
+        "legend.facecolor": "#ffffff",
+        "legend.edgecolor": "#cccccc",
+    },
+    "dark": {
+        "text.color": "#e8e8e8",
+        "axes.labelcolor": "#e8e8e8",
+        "axes.edgecolor": "#b0b0b0",
+        "xtick.color": "#d0d0d0",
+        "ytick.color": "#d0d0d0",
+        "grid.color": "#4a4a4a",
+        "axes.prop_cycle": matplotlib.cycler(color=DARK_COLORS),
+        "legend.facecolor": "#2a2d36",
+        "legend.edgecolor": "#555555",
+    },
+}
+
+# Shared by both themes: transparent background (the page colour shows through), a fixed
+# hash salt and no date, so that the SVG bytes depend only on what is drawn.
+BASE_STYLE = {
+    "figure.facecolor": "none",
+    "axes.facecolor": "none",
+    "savefig.facecolor": "none",
+    "savefig.transparent": True,
+    "svg.hashsalt": "llm-evolution",
+    "svg.fonttype": "path",
+    "font.family": "DejaVu Sans",
+    "font.size": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.linewidth": 0.6,
+    "figure.dpi": 100,
+}
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """A registered figure: its file name (``name.svg``), alt text and drawing function."""
+
+    name: str
+    alt: str
+    draw: Callable[[], "matplotlib.figure.Figure"]
+
+
+REGISTRY: dict[str, FigureSpec] = {}
+
+# Modules that register figures; imported on first use of the registry.
+FIGURE_MODULES = ["llm_evolution.figures.timeline", "llm_evolution.figures.chapter01"]
+
+
+def figure(name: str, alt: str) -> Callable:
+    """Register the decorated function as the figure ``name`` (drawn to ``figures/name.svg``)."""
+    if not alt.strip():
+        raise ValueError(f"figure {name!r} needs alt text: describe what the figure shows")
+
+    def register(draw: Callable) -> Callable:
+        if name in REGISTRY and REGISTRY[name].draw.__qualname__ != draw.__qualname__:
+            raise ValueError(f"figure name {name!r} is registered twice; pick another name")
+        REGISTRY[name] = FigureSpec(name=name, alt=alt.strip(), draw=draw)
+        return draw
+
+    return register
+
+
+def registry() -> dict[str, FigureSpec]:
+    """All figures, by name, after importing every module that defines some."""
+    for module in FIGURE_MODULES:
+        importlib.import_module(module)
+    return REGISTRY
+
+
+def render_svg(name: str, theme: str = "light") -> bytes:
+    """Draw figure ``name`` in ``theme`` ("light" or "dark") and return the SVG bytes."""
+    specs = registry()
+    if name not in specs:
+        raise ValueError(f"unknown figure {name!r}; known figures: {sorted(specs)}")
+    if theme not in THEMES:
+        raise ValueError(f"theme={theme!r} is not one of {sorted(THEMES)}")
+    with plt.rc_context({**BASE_STYLE, **THEMES[theme]}):
+        fig = specs[name].draw()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+        plt.close(fig)
+    return buffer.getvalue()
+
+
+def inputs_hash() -> str:
+    """Hash of everything a figure can depend on: the library's source and the plotting stack.
+
+    Any edit under ``src/llm_evolution`` redraws every figure; drawing is cheap because the
+    expensive part (trained models) is cached separately by :mod:`llm_evolution.zoo`.
+    """
+    import torch
+
+    versions = f"{library_hash()} matplotlib={matplotlib.__version__} torch={torch.__version__}"
+    return hashlib.sha256(versions.encode()).hexdigest()[:16]
+
+
+def output_name(name: str, theme: str) -> str:
+    """File name of a rendered figure: ``name.svg`` for light, ``name-dark.svg`` for dark."""
+    return f"{name}.svg" if theme == "light" else f"{name}-{theme}.svg"
+
+
+def build_all(out_dir: Path | None = None) -> dict[str, Path]:
+    """Render every figure in both themes, reusing cached files whose inputs did not change.
+
+    Returns a mapping from output file name (``timeline.svg``, ``timeline-dark.svg``, ...) to
+    the rendered file. With ``out_dir`` the files are also copied there.
+    """
+    key = inputs_hash()
+    store = cache_dir("figures", key)
+    rendered: dict[str, Path] = {}
+    for name in sorted(registry()):
+        for theme in THEMES:
+            path = store / output_name(name, theme)
+            if not path.exists():
+                tmp = path.with_suffix(".tmp")
+                tmp.write_bytes(render_svg(name, theme))
+                tmp.replace(path)  # atomic: a half-written figure is never picked up
+            rendered[output_name(name, theme)] = path
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for file_name, path in rendered.items():
+            (out_dir / file_name).write_bytes(path.read_bytes())
+    return rendered

@@ -1,0 +1,172 @@
+"""Run the code of every page the way a reader would, and check what it prints.
+
+* Every ```` ```python ```` block of a page runs, in order, in one namespace per page that
+  starts empty: exactly what a reader gets by pasting the page's blocks into one script.
+* A block that includes code with ``--8<--`` runs the included code. The include is expanded
+  by pymdownx's own ``SnippetPreprocessor``, configured from ``mkdocs.yml``, so the tests run
+  exactly the code the built page shows.
+* An output block, a fence written ```` ``` { .text .no-copy title="Output" } ````, must match
+  what the python block just before it printed. A block that prints without an output block
+  after it fails too: the reader would never see that output.
+* Doctest blocks (``>>>``) are checked by doctest. Pages avoid them (Material's copy button
+  copies the prompts, see ``tests/test_docs_guards.py``), but the harness supports them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import os
+import re
+from contextlib import redirect_stdout
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import markdown
+from sybil import Document, Example, Region, Sybil
+from sybil.evaluators.python import PythonEvaluator
+from sybil.parsers.markdown import PythonCodeBlockParser
+from sybil.parsers.markdown.lexers import FencedCodeBlockLexer
+from sybil.region import Lexeme
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+INCLUDE_LINE = re.compile(r"^\s*-{1,}8<-{1,}\s")
+OUTPUT_INFO = r' ?\{ \.text \.no-copy title="Output" \}'
+
+
+@lru_cache(maxsize=1)
+def snippet_options() -> dict:
+    """The ``pymdownx.snippets`` options exactly as mkdocs.yml sets them."""
+    from mkdocs.config import load_config
+
+    config = load_config(str(REPO_ROOT / "mkdocs.yml"))
+    options = dict(config.mdx_configs.get("pymdownx.snippets", {}))
+    base = options.get("base_path") or REPO_ROOT
+    bases = [base] if isinstance(base, (str, os.PathLike)) else base
+    options["base_path"] = [os.fspath(b) for b in bases]  # resolves `!relative $config_dir`
+    return options
+
+
+def expand_includes(source: str) -> str:
+    """Replace ``--8<--`` lines by the code they include, with pymdownx's own preprocessor."""
+    md = markdown.Markdown(extensions=["pymdownx.snippets"],
+                           extension_configs={"pymdownx.snippets": snippet_options()})
+    return "\n".join(md.preprocessors["snippet"].run(source.split("\n")))
+
+
+@dataclass
+class Printed:
+    """What the last python block of a page printed, until an output block consumes it."""
+
+    text: str
+    line: int
+
+
+PENDING: dict[int, Printed] = {}  # keyed by id() of the page's namespace
+
+
+def _unshown(printed: Printed, path: str) -> str:
+    return (f"{path}, block at line {printed.line} printed output that the page does not "
+            f"show; add an Output block after it:\n{printed.text}")
+
+
+class PageCodeParser(PythonCodeBlockParser):
+    """Python blocks with includes expanded and their printed output captured."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.python = PythonEvaluator()
+
+    def __call__(self, document: Document):
+        for region in super().__call__(document):
+            if region.evaluator is self.codeblock_parser._evaluator:  # a code block, not doctest
+                source = region.parsed
+                if any(INCLUDE_LINE.match(line) for line in source.splitlines()):
+                    region.parsed = Lexeme(expand_includes(str(source)), offset=source.offset,
+                                           line_offset=source.line_offset)
+                region.evaluator = self.evaluate_capturing
+            yield region
+
+    def evaluate_capturing(self, example: Example) -> str | None:
+        key = id(example.namespace)
+        earlier = PENDING.pop(key, None)
+        if earlier is not None and earlier.text.strip():
+            return _unshown(earlier, example.path)
+        buffer = io.StringIO()
+        with redirect_stdout(buffer):
+            self.python(example)
+        PENDING[key] = Printed(buffer.getvalue(), example.line)
+        return None
+
+
+def _normalise(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.strip("\n").splitlines())
+
+
+class OutputParser:
+    """Output blocks: compared with what the python block before them printed."""
+
+    def __init__(self) -> None:
+        self.lexer = FencedCodeBlockLexer(language=OUTPUT_INFO,
+                                          mapping={"source": "expected"})
+
+    def __call__(self, document: Document):
+        for region in self.lexer(document):
+            region.evaluator = self.evaluate
+            yield region
+
+    def evaluate(self, example: Example) -> str | None:
+        printed = PENDING.pop(id(example.namespace), None)
+        expected = _normalise(str(example.region.lexemes["expected"]))
+        if printed is None:
+            return f"Output block at line {example.line} does not follow a python block"
+        actual = _normalise(printed.text)
+        if actual == expected:
+            return None
+        diff = "\n".join(difflib.unified_diff(expected.splitlines(), actual.splitlines(),
+                                              "page says", "code printed", lineterm=""))
+        return f"Output block at line {example.line} differs from what the code printed:\n{diff}"
+
+
+def check_nothing_unshown(namespace: dict) -> None:
+    """Sybil teardown: the last block of a page must not print unshown output either."""
+    printed = PENDING.pop(id(namespace), None)
+    if printed is not None and printed.text.strip():
+        raise AssertionError(_unshown(printed, "page"))
+
+
+def make_sybil(patterns=("**/*.md",), path: str = ".") -> Sybil:
+    return Sybil(parsers=[PageCodeParser(), OutputParser()], patterns=list(patterns),
+                 path=path, teardown=check_nothing_unshown)
+
+
+def update_outputs(page: Path) -> int:
+    """Rewrite every Output block of ``page`` with what its code prints now; return the count.
+
+    For contributors after a change that moves numbers: ``python -m tests.docs_harness PAGE``.
+    Read the diff before committing: prose that quotes a number must still agree.
+    """
+    page = page.resolve()
+    document = make_sybil(path=str(page.parent)).parse(page)
+    replacements = []
+    for example in document.examples():
+        evaluator = example.region.evaluator
+        if getattr(evaluator, "__self__", None).__class__ is OutputParser:
+            printed = PENDING.pop(id(example.namespace), Printed("", example.line))
+            replacements.append((example.region.start, example.region.end, printed.text))
+        else:
+            example.evaluate()
+    text = document.text
+    for start, end, printed in reversed(replacements):
+        opening = text[start:end].split("\n", 1)[0]
+        text = f'{text[:start]}{opening}\n{printed.rstrip()}\n```{text[end:]}'
+    page.write_text(text)
+    return len(replacements)
+
+
+if __name__ == "__main__":
+    import sys
+
+    for argument in sys.argv[1:]:
+        print(f"{argument}: {update_outputs(Path(argument))} output blocks updated")
