@@ -1,0 +1,145 @@
+"""Browser test of the built static site (``site/``, or ``SITE_DIR``).
+
+Every browser test records each request its pages make and checks at the end that all of
+them went to 127.0.0.1 (data: and blob: URLs aside) and that no console error, uncaught
+page error or failed load happened.  See conftest.py for the server and the browser.
+"""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+# Generous; the whole file normally runs in a few seconds.
+pytestmark = pytest.mark.timeout(120)
+
+
+# --------------------------------------------------------------------------- no browser
+
+
+class _ImgCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.images: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img":
+            self.images.append(dict(attrs))
+
+
+def test_every_image_has_alt_text(site_dir: Path) -> None:
+    pages = sorted(p for p in site_dir.rglob("*.html") if p != site_dir / "404.html")
+    assert pages, f"no HTML pages under {site_dir}"
+    missing = []
+    for page in pages:
+        collector = _ImgCollector()
+        collector.feed(page.read_text(encoding="utf-8"))
+        for attrs in collector.images:
+            if not (attrs.get("alt") or "").strip():
+                src = (attrs.get("src") or "")[:80]
+                missing.append(f"{page.relative_to(site_dir)}: <img src={src!r}>")
+    assert not missing, f"{len(missing)} <img> without alt text:\n  " + "\n  ".join(missing)
+
+
+# --------------------------------------------------------------------------- browser
+
+
+def test_home_page_renders(new_page, site_url: str, browser_log) -> None:
+    page = new_page()
+    page.goto(site_url, wait_until="load")
+
+    assert page.title().strip(), "the home page has no <title>"
+    h1 = page.locator("article h1, .md-content h1").first
+    h1.wait_for(state="visible")
+    assert h1.inner_text().strip(), "the home page's <h1> is empty"
+
+    timeline = page.locator('img[src*="figures/timeline"]')
+    assert timeline.count(), "the home page has no <img> whose src contains figures/timeline"
+    figures = []
+    for i in range(timeline.count()):
+        img = timeline.nth(i)
+        info = img.evaluate(
+            """async (img) => {
+                let decoded = true;
+                try { await img.decode(); } catch (e) { decoded = false; }
+                return {src: img.getAttribute("src"), alt: img.getAttribute("alt"),
+                        decoded, naturalWidth: img.naturalWidth};
+            }"""
+        )
+        info["visible"] = img.is_visible()
+        figures.append(info)
+    shown = [f for f in figures if f["visible"]]
+    assert shown, f"no timeline figure is visible in light mode: {figures}"
+    for info in shown:
+        assert info["decoded"] and info["naturalWidth"] > 0, f"figure did not load: {info}"
+        assert (info["alt"] or "").strip(), f"figure has no alt text: {info}"
+
+    assert any("figures/timeline" in url for url in browser_log.requests), browser_log.requests
+    browser_log.assert_clean()
+
+
+def test_search_finds_chapter_1(new_page, site_url: str, browser_log) -> None:
+    page = new_page()
+    page.goto(site_url, wait_until="load")
+
+    # Clicking the header's input opens the search dialog (the label on narrow screens).
+    search = page.locator(".md-search__input")
+    if search.is_visible():
+        search.click()
+    else:
+        page.locator('label[for="__search"]').first.click()
+    search.press_sequentially("bigram")
+
+    hit = page.locator('.md-search-result a[href*="chapters/01-"]').first
+    hit.wait_for(state="visible", timeout=20_000)  # the index loads in a web worker
+    assert "chapters/01-" in hit.get_attribute("href")
+
+    assert any("search_index.json" in url for url in browser_log.requests), (
+        "the search index was never requested: " + repr(browser_log.requests)
+    )
+    browser_log.assert_clean()
+
+
+def test_dark_mode_toggle(new_page, site_url: str, browser_log) -> None:
+    page = new_page()
+    page.goto(site_url, wait_until="load")
+
+    body = page.locator("body")
+    assert body.get_attribute("data-md-color-scheme") == "default"
+    page.locator('[data-md-component="palette"] label:visible').first.click()
+    page.wait_for_function(
+        "document.body.getAttribute('data-md-color-scheme') === 'slate'", timeout=5_000
+    )
+    assert body.get_attribute("data-md-color-scheme") == "slate"
+    browser_log.assert_clean()
+
+
+def test_mobile_home_page_has_no_horizontal_scroll(new_page, site_url: str, browser_log) -> None:
+    page = new_page(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=3,
+        is_mobile=True,
+        has_touch=True,
+    )
+    page.goto(site_url, wait_until="load")
+    page.locator("article h1, .md-content h1").first.wait_for(state="visible")
+
+    size = page.evaluate(
+        """() => ({scrollWidth: document.documentElement.scrollWidth,
+                   innerWidth: window.innerWidth})"""
+    )
+    # A page wider than the screen makes mobile Chrome widen the layout viewport, so
+    # innerWidth must still be the device's width for the second check to mean anything.
+    assert size["innerWidth"] <= 391, f"the page was zoomed out to fit: {size}"
+    assert size["scrollWidth"] <= size["innerWidth"] + 1, f"horizontal scrolling: {size}"
+    browser_log.assert_clean()
+
+
+def test_all_requests_stayed_on_loopback(session_log) -> None:
+    """Across all the browser tests above (they ran first, in file order)."""
+    if not session_log.requests:
+        pytest.skip("no browser test ran in this session")
+    outside = list(dict.fromkeys(session_log.outside_requests()))
+    assert not outside, "requests left 127.0.0.1:\n  " + "\n  ".join(outside)
