@@ -55,6 +55,47 @@ def expand_includes(source: str) -> str:
     return "\n".join(md.preprocessors["snippet"].run(source.split("\n")))
 
 
+FENCE_LINE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})(?P<info>.*)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Fence:
+    """A fenced block of a Markdown page: where it starts, its info string and its body."""
+
+    start: int
+    end: int
+    line: int
+    info: str
+    body: str
+
+
+def top_level_fences(text: str) -> list[Fence]:
+    """The fenced blocks of ``text`` as Markdown renders them: a fence inside another
+    (a page showing Markdown source, say) is content, not a block of its own."""
+    fences, opening = [], None
+    for match in FENCE_LINE.finditer(text):
+        if opening is None:
+            opening = match
+        elif (match["fence"][0] == opening["fence"][0]
+              and len(match["fence"]) >= len(opening["fence"]) and not match["info"].strip()):
+            body = text[opening.end() + 1 : match.start()]
+            fences.append(Fence(opening.start(), match.end(),
+                                text.count("\n", 0, opening.start()) + 1,
+                                opening["info"].strip(), body))
+            opening = None
+    return fences
+
+
+def _top_level_only(regions, document: Document):
+    """Drop regions that Sybil found inside another fence (it lexes nested fences too)."""
+    fences = top_level_fences(document.text)
+    for region in regions:
+        outer = next((f for f in fences if f.start <= region.start < f.end), None)
+        # A region starts at a top-level fence, or is a doctest example inside a python fence.
+        if outer and (region.start == outer.start or outer.info == "python"):
+            yield region
+
+
 @dataclass
 class Printed:
     """What the last python block of a page printed, until an output block consumes it."""
@@ -79,7 +120,7 @@ class PageCodeParser(PythonCodeBlockParser):
         self.python = PythonEvaluator()
 
     def __call__(self, document: Document):
-        for region in super().__call__(document):
+        for region in _top_level_only(super().__call__(document), document):
             if region.evaluator is self.codeblock_parser._evaluator:  # a code block, not doctest
                 source = region.parsed
                 if any(INCLUDE_LINE.match(line) for line in source.splitlines()):
@@ -112,7 +153,7 @@ class OutputParser:
                                           mapping={"source": "expected"})
 
     def __call__(self, document: Document):
-        for region in self.lexer(document):
+        for region in _top_level_only(self.lexer(document), document):
             region.evaluator = self.evaluate
             yield region
 

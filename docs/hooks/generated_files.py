@@ -4,7 +4,7 @@ Nothing is written into ``docs/``: figures are rendered into the cache by
 :mod:`llm_evolution.figures` and notebooks converted by :mod:`llm_evolution.notebooks`, then
 added to the site's files here, so ``mkdocs serve`` does not rebuild in a loop.
 
-In a page, ``![](../figures/NAME.svg)`` (empty alt) becomes the light and the dark rendering
+In a page, ``![](../figures/NAME.svg)`` on a line of its own (empty alt) becomes the light and the dark rendering
 of figure NAME, with the alt text it was registered with.
 """
 
@@ -18,7 +18,10 @@ from mkdocs.structure.files import File, Files
 
 from llm_evolution import figures, notebooks
 
-FIGURE_IMAGE = re.compile(r"!\[\]\((?P<prefix>(?:\.\./)*)figures/(?P<name>[\w-]+)\.svg\)")
+# A figure stands on a line of its own; the same text inside prose or code is left alone.
+FIGURE_IMAGE = re.compile(
+    r"^!\[\]\((?P<prefix>(?:\.\./)*)figures/(?P<name>[\w-]+)\.svg\)[ \t]*$", re.MULTILINE
+)
 
 
 @event_priority(100)  # before mkdocs-jupyter, which must see the notebooks among the files
