@@ -177,7 +177,7 @@ def check_nothing_unshown(namespace: dict) -> None:
         raise AssertionError(_unshown(printed, "page"))
 
 
-def make_sybil(patterns=("**/*.md",), path: str = ".") -> Sybil:
+def make_sybil(patterns=("*.md", "**/*.md"), path: str = ".") -> Sybil:
     return Sybil(parsers=[PageCodeParser(), OutputParser()], patterns=list(patterns),
                  path=path, teardown=check_nothing_unshown)
 

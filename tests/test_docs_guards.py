@@ -52,7 +52,9 @@ def test_every_python_fence_is_collected(page: Path):
     fences = top_level_fences(text)
     python = [f for f in fences if f.info == "python"]
     outputs = [f for f in fences if re.fullmatch(OUTPUT_INFO, " " + f.info)]
-    document = make_sybil(path=str(DOCS)).parse(page)
+    sybil = make_sybil(path=str(DOCS))
+    assert sybil.should_parse(page), f"{page} is not collected by the Sybil in conftest.py"
+    document = sybil.parse(page)
     starts = {example.region.start for example in document.examples()}
     missed = [f.line for f in python + outputs if f.start not in starts]
     assert not missed, f"{page.name}: blocks at lines {missed} are not run by the tests"

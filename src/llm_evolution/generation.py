@@ -32,14 +32,17 @@ def sample(
         )
     if max_new_tokens < 0:
         raise ValueError(f"max_new_tokens={max_new_tokens} must be >= 0")
+    if context_size is not None and context_size < 1:
+        raise ValueError(f"context_size={context_size} must be None or >= 1")
     was_training = model.training
     model.eval()
     ids = prompt_ids
     for _ in range(max_new_tokens):
         context = ids if context_size is None else ids[:, -context_size:]
         logits, _ = model(context)
-        probs = torch.softmax(logits[:, -1, :].double(), dim=-1)  # double: same draw everywhere
-        next_id = torch.multinomial(probs, num_samples=1, generator=generator)
+        # Draw on the CPU in double precision: the same seed gives the same text on any device.
+        probs = torch.softmax(logits[:, -1, :].double().cpu(), dim=-1)
+        next_id = torch.multinomial(probs, num_samples=1, generator=generator).to(ids.device)
         ids = torch.cat([ids, next_id], dim=1)
     model.train(was_training)
     return ids

@@ -43,6 +43,8 @@ def random_windows(ids: torch.Tensor, block_size: int, batch_size: int) -> Batch
     """Batches of ``batch_size`` random windows of ``ids``; targets are inputs shifted by one."""
     if ids.dim() != 1:
         raise ValueError(f"ids must be a 1-D tensor of token ids, got shape {tuple(ids.shape)}")
+    if block_size < 1 or batch_size < 1:
+        raise ValueError(f"block_size={block_size} and batch_size={batch_size} must be >= 1")
     if len(ids) <= block_size:
         raise ValueError(f"need more than block_size={block_size} tokens, got {len(ids)}")
 
@@ -141,6 +143,10 @@ def perplexity(model: nn.Module, ids: torch.Tensor, block_size: int = 256) -> fl
     """
     if ids.dim() != 1 or len(ids) < 2:
         raise ValueError("ids must be a 1-D tensor with at least 2 tokens")
+    if block_size < 1:
+        raise ValueError(f"block_size={block_size} must be >= 1")
+    device = next(model.parameters(), next(model.buffers(), ids)).device
+    ids = ids.to(device)
     was_training = model.training
     model.eval()
     total_nll, total_tokens = 0.0, 0

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_model, save_model
 from torch import nn
 
 from llm_evolution import training
@@ -45,7 +45,8 @@ class Recipe:
         digest.update(str(self.seed).encode())
         digest.update(self.data_fingerprint().encode())
         # The whole source of the modules that build and train the model, and of the loop.
-        for module in {inspect.getmodule(self.build), inspect.getmodule(self.fit), training}:
+        modules = {inspect.getmodule(self.build), inspect.getmodule(self.fit), training}
+        for module in sorted(modules, key=lambda m: m.__name__):  # a set's order varies by run
             digest.update(inspect.getsource(module).encode())
         digest.update(torch.__version__.split("+")[0].encode())
         return digest.hexdigest()[:16]
@@ -71,8 +72,9 @@ def register(recipe: Recipe) -> Recipe:
 
 
 def _paths(recipe: Recipe) -> tuple[Path, Path]:
-    stem = cache_dir("zoo") / f"{recipe.name}-{recipe.key()}"
-    return stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+    stem = f"{recipe.name}-{recipe.key()}"
+    folder = cache_dir("zoo")
+    return folder / f"{stem}.safetensors", folder / f"{stem}.json"
 
 
 def get(name: str, device: torch.device | str = "cpu") -> Trained:
@@ -86,15 +88,17 @@ def get(name: str, device: torch.device | str = "cpu") -> Trained:
     model = recipe.build(recipe.config)
     if weights_path.exists() and history_path.exists():
         # safetensors holds tensors only: loading a cache file can never run code.
-        model.load_state_dict(load_file(weights_path))
+        load_model(model, weights_path)
         history = History.from_dict(json.loads(history_path.read_text()))
     else:
         history = recipe.fit(model, recipe.config, recipe.seed)
-        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        tmp = weights_path.with_suffix(".tmp")
-        save_file(state, tmp)
-        tmp.replace(weights_path)
-        history_path.write_text(json.dumps(history.to_dict(), indent=1))
+        # Write to temporary names, then rename: an interrupted run never leaves a file that
+        # looks complete. save_model handles weights shared between layers (tied embeddings).
+        model.cpu()
+        save_model(model, str(weights_path) + ".tmp")
+        Path(str(history_path) + ".tmp").write_text(json.dumps(history.to_dict(), indent=1))
+        Path(str(history_path) + ".tmp").replace(history_path)
+        Path(str(weights_path) + ".tmp").replace(weights_path)
     model.to(device).eval()
     return Trained(model=model, history=history, recipe=recipe)
 

@@ -57,24 +57,21 @@ def test_home_page_renders(new_page, site_url: str, browser_log) -> None:
 
     timeline = page.locator('img[src*="figures/timeline"]')
     assert timeline.count(), "the home page has no <img> whose src contains figures/timeline"
-    figures = []
-    for i in range(timeline.count()):
-        img = timeline.nth(i)
-        info = img.evaluate(
-            """async (img) => {
-                let decoded = true;
-                try { await img.decode(); } catch (e) { decoded = false; }
-                return {src: img.getAttribute("src"), alt: img.getAttribute("alt"),
-                        decoded, naturalWidth: img.naturalWidth};
-            }"""
-        )
-        info["visible"] = img.is_visible()
-        figures.append(info)
-    shown = [f for f in figures if f["visible"]]
-    assert shown, f"no timeline figure is visible in light mode: {figures}"
-    for info in shown:
-        assert info["decoded"] and info["naturalWidth"] > 0, f"figure did not load: {info}"
-        assert (info["alt"] or "").strip(), f"figure has no alt text: {info}"
+    # Only the copy for the current colour scheme is displayed; the other one is
+    # display:none and, being loading=lazy, is never fetched (decode() would wait forever).
+    shown = [timeline.nth(i) for i in range(timeline.count()) if timeline.nth(i).is_visible()]
+    assert len(shown) == 1, f"expected exactly one visible timeline figure, got {len(shown)}"
+    info = shown[0].evaluate(
+        """async (img) => {
+            let decoded = true;
+            try { await img.decode(); } catch (e) { decoded = false; }
+            return {src: img.getAttribute("src"), alt: img.getAttribute("alt"),
+                    decoded, naturalWidth: img.naturalWidth};
+        }"""
+    )
+    assert "#only-light" in info["src"], f"light mode shows the wrong figure: {info}"
+    assert info["decoded"] and info["naturalWidth"] > 0, f"figure did not load: {info}"
+    assert (info["alt"] or "").strip(), f"figure has no alt text: {info}"
 
     assert any("figures/timeline" in url for url in browser_log.requests), browser_log.requests
     browser_log.assert_clean()
@@ -103,16 +100,25 @@ def test_search_finds_chapter_1(new_page, site_url: str, browser_log) -> None:
 
 
 def test_dark_mode_toggle(new_page, site_url: str, browser_log) -> None:
-    page = new_page()
+    """The palette toggle cycles system -> light -> dark; in dark mode the figures swap to
+    their dark rendering (light text on the dark page)."""
+    page = new_page(color_scheme="light")
     page.goto(site_url, wait_until="load")
 
     body = page.locator("body")
     assert body.get_attribute("data-md-color-scheme") == "default"
-    page.locator('[data-md-component="palette"] label:visible').first.click()
-    page.wait_for_function(
-        "document.body.getAttribute('data-md-color-scheme') === 'slate'", timeout=5_000
-    )
-    assert body.get_attribute("data-md-color-scheme") == "slate"
+    schemes = []
+    for _ in range(3):  # at most one full cycle of the three palette options
+        page.locator('[data-md-component="palette"] label:visible').first.click()
+        schemes.append(body.get_attribute("data-md-color-scheme"))
+        if schemes[-1] == "slate":
+            break
+    assert schemes[-1] == "slate", f"the toggle never reached dark mode: {schemes}"
+    dark = page.locator('img[src*="figures/timeline-dark.svg"]')
+    light = page.locator('img[src*="figures/timeline.svg"]')
+    dark.first.wait_for(state="visible", timeout=5_000)
+    assert not light.first.is_visible(), "the light figure is still shown in dark mode"
+    assert dark.first.evaluate("img => img.complete && img.naturalWidth > 0")
     browser_log.assert_clean()
 
 

@@ -94,7 +94,9 @@ def figure(name: str, alt: str) -> Callable:
         raise ValueError(f"figure {name!r} needs alt text: describe what the figure shows")
 
     def register(draw: Callable) -> Callable:
-        if name in REGISTRY and REGISTRY[name].draw.__qualname__ != draw.__qualname__:
+        known = REGISTRY.get(name)
+        if known and (known.draw.__module__, known.draw.__qualname__) != (
+                draw.__module__, draw.__qualname__):
             raise ValueError(f"figure name {name!r} is registered twice; pick another name")
         REGISTRY[name] = FigureSpec(name=name, alt=alt.strip(), draw=draw)
         return draw

@@ -27,6 +27,7 @@ def next_token_loss(logits: torch.Tensor, targets: torch.Tensor | None) -> torch
     """Mean cross-entropy of the targets under the logits; None when there are no targets."""
     if targets is None:
         return None
+    _check_ids(targets, logits.size(-1), "targets")
     if targets.shape != logits.shape[:-1]:
         raise ValueError(
             f"targets have shape {tuple(targets.shape)} but the logits are for "
@@ -38,6 +39,8 @@ def next_token_loss(logits: torch.Tensor, targets: torch.Tensor | None) -> torch
 # --8<-- [start:counts]
 def bigram_counts(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
     """counts[a, b] = how often token b follows token a in the sequence ``ids``."""
+    if ids.dim() != 1:
+        raise ValueError(f"ids must be a 1-D sequence of token ids, got shape {tuple(ids.shape)}")
     _check_ids(ids, vocab_size)
     pair_index = ids[:-1] * vocab_size + ids[1:]  # one number per (current, next) pair
     counts = torch.bincount(pair_index, minlength=vocab_size * vocab_size)
@@ -55,7 +58,14 @@ class CountBigram(nn.Module):
             raise ValueError(f"counts must be a square (vocab, vocab) table, got {tuple(counts.shape)}")
         if smoothing < 0:
             raise ValueError(f"smoothing={smoothing} must be >= 0")
+        if (counts < 0).any():
+            raise ValueError("counts must not be negative")
         smoothed = counts.double() + smoothing
+        if (smoothed.sum(dim=1) == 0).any():
+            raise ValueError(
+                "with smoothing=0 a token that is never followed by anything has no "
+                "distribution; use smoothing > 0"
+            )
         probs = smoothed / smoothed.sum(dim=1, keepdim=True)  # each row sums to 1
         self.register_buffer("log_probs", probs.log().float())
 

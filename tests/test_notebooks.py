@@ -1,0 +1,119 @@
+"""Tests for llm_evolution.notebooks: percent-format scripts to Jupyter notebooks."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+
+from llm_evolution import notebooks
+from llm_evolution.paths import REPO_ROOT
+
+SCRIPT = '''\
+# %% [markdown]
+# # A title
+#
+# Some *prose* about the example.
+
+# %%
+# --8<-- [start:setup]
+import math
+
+x = math.sqrt(16)
+# --8<-- [end:setup]
+
+# %%
+  # --8<-- [start:show-it]
+print(x)  # --8<-- [start:not-a-marker] because code precedes it
+# --8<-- [end:show-it]
+'''
+
+
+@pytest.fixture
+def script(tmp_path, monkeypatch):
+    # Other engineers edit src/ while tests run: pin the hash stored in the notebook metadata.
+    monkeypatch.setattr(notebooks, "library_hash", lambda: "library-v1")
+    path = tmp_path / "example.py"
+    path.write_text(SCRIPT)
+    return path
+
+
+def test_cells_and_their_sources(script):
+    notebook = nbformat.reads(notebooks.to_notebook(script), as_version=4)
+    assert [cell.cell_type for cell in notebook.cells] == ["markdown", "code", "code"]
+    assert notebook.cells[0].source == "# A title\n\nSome *prose* about the example."
+    assert notebook.cells[1].source == "import math\n\nx = math.sqrt(16)"
+    assert notebook.cells[2].source == (
+        "print(x)  # --8<-- [start:not-a-marker] because code precedes it"
+    )
+
+
+def test_section_markers_are_removed(script):
+    text = notebooks.to_notebook(script)
+    assert "[start:setup]" not in text and "[end:setup]" not in text
+    assert "[start:show-it]" not in text and "[end:show-it]" not in text
+    assert "[start:not-a-marker]" in text  # only whole marker lines are removed
+
+
+def test_stable_cell_ids_and_empty_cell_metadata(script):
+    notebook = json.loads(notebooks.to_notebook(script))
+    assert [cell["id"] for cell in notebook["cells"]] == ["cell-0", "cell-1", "cell-2"]
+    assert all(cell["metadata"] == {} for cell in notebook["cells"])
+    assert all(cell.get("outputs", []) == [] for cell in notebook["cells"])
+
+
+def test_same_script_gives_the_same_bytes(script, tmp_path):
+    first = notebooks.to_notebook(script)
+    copy = tmp_path / "copy.py"
+    copy.write_text(SCRIPT)
+    assert notebooks.to_notebook(script) == first
+    assert notebooks.to_notebook(copy) == first  # the path is not part of the output
+
+
+def test_notebook_is_valid_nbformat_with_kernel_metadata(script):
+    text = notebooks.to_notebook(script)
+    notebook = nbformat.reads(text, as_version=4)
+    nbformat.validate(notebook)  # raises ValidationError if invalid
+    assert notebook.nbformat == 4
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+    assert notebook.metadata["llm_evolution"] == {"library_hash": "library-v1"}
+    assert text.endswith("\n")
+
+
+def test_library_hash_in_metadata_changes_the_notebook(script, monkeypatch):
+    first = notebooks.to_notebook(script)
+    monkeypatch.setattr(notebooks, "library_hash", lambda: "library-v2")
+    assert notebooks.to_notebook(script) != first
+
+
+def test_main_snippets_finds_chapter_one():
+    found = notebooks.main_snippets()
+    expected = REPO_ROOT / "snippets" / "01-language-models" / "main.py"
+    assert found["01-language-models"] == expected
+    assert all(path.name == "main.py" and path.parent.name == slug for slug, path in found.items())
+    assert list(found) == sorted(found)
+
+
+def test_chapter_one_converts_to_a_valid_notebook_without_markers():
+    script = notebooks.main_snippets()["01-language-models"]
+    notebook = nbformat.reads(notebooks.to_notebook(script), as_version=4)
+    nbformat.validate(notebook)
+    assert notebook.cells[0].cell_type == "markdown"
+    assert notebook.cells[0].source.startswith("# Chapter 1")
+    assert not any("--8<--" in cell.source for cell in notebook.cells)
+
+
+def test_build_all_writes_and_keeps_unchanged_files(tmp_path, monkeypatch):
+    monkeypatch.setattr(notebooks, "library_hash", lambda: "library-v1")
+    source = tmp_path / "snippets" / "07-demo" / "main.py"
+    source.parent.mkdir(parents=True)
+    source.write_text(SCRIPT)
+    monkeypatch.setattr(notebooks, "SNIPPETS", tmp_path / "snippets")
+    out = tmp_path / "out"
+    written = notebooks.build_all(out)
+    assert written == {"07-demo": out / "07-demo.ipynb"}
+    assert written["07-demo"].read_text() == notebooks.to_notebook(source)
+    mtime = written["07-demo"].stat().st_mtime_ns
+    notebooks.build_all(out)
+    assert written["07-demo"].stat().st_mtime_ns == mtime

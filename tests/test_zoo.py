@@ -1,0 +1,148 @@
+"""Tests for llm_evolution.zoo: train on first use, load from the safetensors cache after.
+
+Every test points the cache at a temporary folder and registers a tiny recipe of its own, so
+nothing here reads or writes the project's real cache or trains a real model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pickle
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from llm_evolution import zoo
+from llm_evolution.models.bigram import NeuralBigram
+from llm_evolution.training import History, random_windows, train
+
+NAME = "test-tiny-bigram"
+FIT_CALLS: list[dict] = []
+
+
+def build(config: dict) -> NeuralBigram:
+    return NeuralBigram(config["vocab"])
+
+
+def fit(model, config: dict, seed: int) -> History:
+    FIT_CALLS.append(dict(config))
+    ids = torch.arange(60) % config["vocab"]
+    return train(model, random_windows(ids, 6, 4), val_batch=random_windows(ids, 6, 4),
+                 steps=config["steps"], eval_every=2, eval_batches=1, lr=0.1, seed=seed,
+                 progress=False)
+
+
+RECIPE = zoo.Recipe(name=NAME, build=build, fit=fit, config={"vocab": 4, "steps": 4}, seed=3,
+                    data_fingerprint=lambda: "synthetic-v1")
+
+
+@pytest.fixture
+def cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("LLM_EVOLUTION_CACHE", str(tmp_path))
+    # Register the real recipes first, so the import inside zoo.get is a no-op from here on and
+    # they land in the real registry, not in anything this test changes.
+    zoo._load_recipes()
+    monkeypatch.setitem(zoo.RECIPES, NAME, RECIPE)  # removed again after the test
+    FIT_CALLS.clear()
+    yield tmp_path
+    FIT_CALLS.clear()
+
+
+def _cache_files(tmp_path):
+    return sorted(p.name for p in (tmp_path / "zoo").iterdir())
+
+
+def test_first_get_trains_second_loads(cache, monkeypatch):
+    first = zoo.get(NAME)
+    assert len(FIT_CALLS) == 1
+    key = RECIPE.key()
+    assert _cache_files(cache) == [f"{NAME}-{key}.json", f"{NAME}-{key}.safetensors"]
+    assert first.history.steps == [2, 4]
+    assert first.recipe is RECIPE
+    assert not first.model.training
+
+    # A cache hit must neither train nor unpickle anything.
+    def refuse(*args, **kwargs):
+        raise AssertionError("the zoo must not unpickle")
+
+    monkeypatch.setattr(torch, "load", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    second = zoo.get(NAME)
+    assert len(FIT_CALLS) == 1
+    assert second.model is not first.model
+    assert torch.equal(second.model.logits_table.weight, first.model.logits_table.weight)
+    assert second.history == first.history  # seconds included: it was stored, not re-measured
+
+
+def test_loaded_weights_are_the_trained_not_the_initial_ones(cache):
+    trained = zoo.get(NAME).model.logits_table.weight.detach().clone()
+    torch.manual_seed(RECIPE.seed)
+    initial = build(RECIPE.config).logits_table.weight
+    assert not torch.equal(trained, initial)
+    assert torch.equal(zoo.get(NAME).model.logits_table.weight, trained)
+
+
+def test_cache_file_is_safetensors_with_the_state_dict(cache):
+    trained = zoo.get(NAME)
+    stem = cache / "zoo" / f"{NAME}-{RECIPE.key()}"
+    tensors = load_file(stem.with_suffix(".safetensors"))
+    state = trained.model.state_dict()
+    assert tensors.keys() == state.keys()
+    for name, tensor in tensors.items():
+        assert torch.equal(tensor, state[name])
+    assert json.loads(stem.with_suffix(".json").read_text()) == trained.history.to_dict()
+
+
+def test_changing_the_config_changes_the_key_and_retrains(cache, monkeypatch):
+    zoo.get(NAME)
+    changed = dataclasses.replace(RECIPE, config={"vocab": 4, "steps": 6})
+    assert changed.key() != RECIPE.key()
+    monkeypatch.setitem(zoo.RECIPES, NAME, changed)
+    trained = zoo.get(NAME)
+    assert [c["steps"] for c in FIT_CALLS] == [4, 6]
+    assert trained.history.steps == [2, 4, 6]
+    assert len(_cache_files(cache)) == 4  # the old entry stays, the new one is beside it
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"seed": 4}, {"data_fingerprint": lambda: "synthetic-v2"}, {"name": "other-name"},
+     {"config": {"steps": 4, "vocab": 5}}],
+)
+def test_key_depends_on_seed_data_name_and_config(change):
+    assert dataclasses.replace(RECIPE, **change).key() != RECIPE.key()
+
+
+def test_key_ignores_config_order_and_description():
+    reordered = dataclasses.replace(RECIPE, config={"steps": 4, "vocab": 4}, description="x")
+    assert reordered.key() == RECIPE.key()
+
+
+def test_missing_history_file_retrains(cache):
+    zoo.get(NAME)
+    (cache / "zoo" / f"{NAME}-{RECIPE.key()}.json").unlink()
+    zoo.get(NAME)
+    assert len(FIT_CALLS) == 2
+
+
+def test_unknown_recipe_lists_known_names(cache):
+    with pytest.raises(ValueError, match="no recipe named 'no-such-model'") as error:
+        zoo.get("no-such-model")
+    assert NAME in str(error.value)
+    assert "neural-bigram" in str(error.value)  # the real recipes are listed too
+
+
+def test_register_twice_raises(cache):
+    with pytest.raises(ValueError, match=f"{NAME!r} is already registered"):
+        zoo.register(dataclasses.replace(RECIPE, config={"vocab": 9, "steps": 1}))
+    assert zoo.RECIPES[NAME] is RECIPE
+
+
+def test_register_adds_a_new_recipe(monkeypatch):
+    monkeypatch.setattr(zoo, "RECIPES", {})
+    recipe = dataclasses.replace(RECIPE, name="brand-new")
+    assert zoo.register(recipe) is recipe
+    assert zoo.RECIPES == {"brand-new": recipe}
