@@ -18,6 +18,11 @@ print(f"held-out text: {len(corpus.val_text):,} characters")
 print(corpus.train_text[:200])
 # --8<-- [end:corpus]
 
+# %% [markdown]
+# ## Characters as tokens
+#
+# A tokenizer turns text into integer ids and back; here every distinct character gets one.
+
 # %%
 # --8<-- [start:tokenizer]
 tokenizer = corpus.tokenizer
@@ -27,6 +32,11 @@ ids = tokenizer.encode("To be, or not to be")
 print(ids)
 print(tokenizer.decode(ids))
 # --8<-- [end:tokenizer]
+
+# %% [markdown]
+# ## Counting pairs
+#
+# A bigram model keeps, for every character, how often each character follows it.
 
 # %%
 # --8<-- [start:count]
@@ -39,6 +49,11 @@ for count, pair in zip(top.values.tolist(), top.indices.tolist()):
     current, following = divmod(pair, tokenizer.vocab_size)
     print(f"{tokenizer.decode([current, following])!r}: {count:,}")
 # --8<-- [end:count]
+
+# %% [markdown]
+# ## From counts to probabilities
+#
+# Each row of counts, smoothed by adding one and divided by its sum, is P(next | current).
 
 # %%
 # --8<-- [start:next_char]
@@ -59,6 +74,11 @@ for char in ["q", "t", "."]:
     show_next(count_model, char)
 # --8<-- [end:next_char]
 
+# %% [markdown]
+# ## Writing with a bigram
+#
+# Draw the next character from the model's distribution, append it, repeat.
+
 # %%
 # --8<-- [start:sample_counts]
 from llm_evolution.generation import sample
@@ -68,6 +88,12 @@ prompt = torch.tensor([tokenizer.encode("\n")])
 text = tokenizer.decode(sample(count_model, prompt, 200, generator=generator)[0].tolist())
 print(text)
 # --8<-- [end:sample_counts]
+
+# %% [markdown]
+# ## Perplexity on held-out text
+#
+# exp(mean negative log-probability of each real next character): the number of equally likely
+# choices the model is, on average, hesitating between. Lower is better.
 
 # %%
 # --8<-- [start:perplexity]
@@ -84,6 +110,12 @@ for name, model in [("uniform", uniform_model), ("unigram", unigram_model),
     print(f"{name:16} held-out perplexity {perplexity(model, corpus.val_ids):6.2f}")
 # --8<-- [end:perplexity]
 
+# %% [markdown]
+# ## The same model, learned
+#
+# A 74 x 74 table of learnable scores trained by gradient descent with the site's training
+# loop. `zoo.get` trains it once and caches the weights.
+
 # %%
 # --8<-- [start:neural]
 from llm_evolution import zoo
@@ -95,6 +127,9 @@ print(f"steps: {history.steps[-1]}, final training loss {history.train_loss[-1]:
       f"held-out loss {history.val_loss[-1]:.3f}")
 print(f"bigram (neural)  held-out perplexity {perplexity(neural_model, corpus.val_ids):6.2f}")
 # --8<-- [end:neural]
+
+# %% [markdown]
+# How close did gradient descent get to the counted table?
 
 # %%
 # --8<-- [start:compare]
@@ -108,6 +143,9 @@ print(f"frequent rows: learned and counted probabilities differ by at most {diff
 for char in ["q", "t", "."]:
     show_next(neural_model, char)
 # --8<-- [end:compare]
+
+# %% [markdown]
+# Sampled with the same seed, the learned model writes almost the same text.
 
 # %%
 # --8<-- [start:sample_neural]
