@@ -45,8 +45,8 @@ def bigram_probabilities() -> plt.Figure:
 @figure(
     "neural-bigram-loss",
     alt="Training and held-out loss of the neural bigram over training steps. Both fall "
-    "quickly from about 4.4 and flatten onto a dashed line, the held-out loss of the counted "
-    "bigram table: gradient descent recovers the counts.",
+    "steeply in the first hundred steps and then flatten onto a dashed line, the held-out loss "
+    "of the counted bigram table: gradient descent recovers the counts.",
 )
 def neural_bigram_loss() -> plt.Figure:
     from llm_evolution import zoo
