@@ -179,12 +179,14 @@ def test_build_all_reuses_cached_files(fake_figures):
 def test_build_all_rerenders_when_the_library_changes(fake_figures, monkeypatch):
     tmp_path, calls = fake_figures
     first = figures.build_all()
+    first_bytes = first["bars.svg"].read_bytes()
     calls.clear()
     monkeypatch.setattr(figures, "library_hash", lambda: "library-v2")
     second = figures.build_all()
     assert len(calls) == 4
     assert first["bars.svg"].parent != second["bars.svg"].parent
-    assert first["bars.svg"].read_bytes() == second["bars.svg"].read_bytes()
+    assert first_bytes == second["bars.svg"].read_bytes()
+    assert not first["bars.svg"].parent.exists(), "renderings of the old library were kept"
 
 
 def test_build_all_renders_a_missing_file_again(fake_figures):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import io
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,6 +152,9 @@ def build_all(out_dir: Path | None = None) -> dict[str, Path]:
     """
     key = inputs_hash()
     store = cache_dir("figures", key)
+    for stale in store.parent.iterdir():  # renderings of older library versions
+        if stale.is_dir() and stale != store:
+            shutil.rmtree(stale, ignore_errors=True)
     rendered: dict[str, Path] = {}
     for name in sorted(registry()):
         for theme in THEMES:
