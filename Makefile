@@ -7,9 +7,8 @@ export NO_MKDOCS_2_WARNING := 1
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-CORPUS := .cache/data/shakespeare.txt
 
-.PHONY: setup data serve build test test-fast clean
+.PHONY: setup data serve build test clean
 
 setup: $(STAMP)
 

@@ -24,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import markdown
-from sybil import Document, Example, Region, Sybil
+from sybil import Document, Example, Sybil
 from sybil.evaluators.python import PythonEvaluator
 from sybil.parsers.markdown import PythonCodeBlockParser
 from sybil.parsers.markdown.lexers import FencedCodeBlockLexer

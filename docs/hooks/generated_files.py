@@ -28,8 +28,7 @@ FIGURE_IMAGE = re.compile(
 def on_files(files: Files, config) -> Files:
     for file_name, path in figures.build_all().items():
         files.append(File.generated(config, f"figures/{file_name}", abs_src_path=str(path)))
-    notebook_dir = notebooks.build_all()
-    for slug, path in notebook_dir.items():
+    for path in notebooks.build_all().values():
         # A plain File (not File.generated): mkdocs-jupyter needs a real source folder.
         files.append(File(f"notebooks/{path.name}", src_dir=str(path.parent.parent),
                           dest_dir=config["site_dir"],
