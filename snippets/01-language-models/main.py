@@ -72,6 +72,14 @@ def show_next(model, char: str, k: int = 5) -> None:
 
 for char in ["q", "t", "."]:
     show_next(count_model, char)
+
+# Smoothing is crude for rare rows: every 'q' in the text is followed by 'u', yet the table
+# gives 'u' less than 0.9 because one is added to each of the vocab_size entries of the row.
+q, u = tokenizer.encode("qu")
+q_total = counts[q].sum().item()
+print(f"'q' is followed by 'u' {counts[q, u].item()} times out of {q_total}; smoothed: "
+      f"({counts[q, u].item()} + 1) / ({q_total} + {tokenizer.vocab_size}) = "
+      f"{(counts[q, u].item() + 1) / (q_total + tokenizer.vocab_size):.3f}")
 # --8<-- [end:next_char]
 
 # %% [markdown]

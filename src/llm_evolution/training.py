@@ -58,7 +58,8 @@ def random_windows(ids: torch.Tensor, block_size: int, batch_size: int) -> Batch
 # --8<-- [end:random_windows]
 
 
-def _to_device(batch: Batch, device: torch.device) -> Batch:
+def to_device(batch: Batch, device: torch.device) -> Batch:
+    """Move every tensor of a batch to ``device``."""
     return tuple(t.to(device) for t in batch)
 
 
@@ -67,7 +68,7 @@ def evaluate(model: nn.Module, batches: list[Batch], device: torch.device | str 
     """Mean loss of ``model`` over fixed ``batches``, in eval mode and without gradients."""
     was_training = model.training
     model.eval()
-    losses = [model(*_to_device(batch, torch.device(device)))[1].item() for batch in batches]
+    losses = [model(*to_device(batch, torch.device(device)))[1].item() for batch in batches]
     model.train(was_training)
     return sum(losses) / len(losses)
 
@@ -108,7 +109,7 @@ def train(
     start = time.perf_counter()
     bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress, leave=False)
     for step in bar:
-        _, loss = model(*_to_device(train_batch(batch_generator), device))
+        _, loss = model(*to_device(train_batch(batch_generator), device))
         if not math.isfinite(loss.item()):
             raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower lr={lr}")
         optimizer.zero_grad(set_to_none=True)
@@ -139,7 +140,9 @@ def perplexity(model: nn.Module, ids: torch.Tensor, block_size: int = 256) -> fl
     """exp(mean negative log-likelihood) of every next token of ``ids`` under ``model``.
 
     The text is cut into consecutive windows of ``block_size`` tokens; every token after the
-    first is predicted exactly once.
+    first is predicted exactly once. A model that reads context sees less of it at the start of
+    each window, which makes its perplexity slightly worse than with overlapping windows; a
+    bigram reads one token only, so for it the result is exact.
     """
     if ids.dim() != 1 or len(ids) < 2:
         raise ValueError("ids must be a 1-D tensor with at least 2 tokens")

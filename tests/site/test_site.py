@@ -7,6 +7,7 @@ page error or failed load happened.  See conftest.py for the server and the brow
 
 from __future__ import annotations
 
+import json
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -149,3 +150,30 @@ def test_all_requests_stayed_on_loopback(session_log) -> None:
         pytest.skip("no browser test ran in this session")
     outside = list(dict.fromkeys(session_log.outside_requests()))
     assert not outside, "requests left 127.0.0.1:\n  " + "\n  ".join(outside)
+
+
+def test_notebook_pages_offer_their_ipynb_for_download(site_dir: Path) -> None:
+    """Each notebook page has a download link that resolves to a real .ipynb in the site."""
+    pages = sorted((site_dir / "notebooks").glob("*/index.html"))
+    assert pages, "no notebook pages were built under notebooks/"
+
+    class Links(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.hrefs: list[str] = []
+
+        def handle_starttag(self, tag, attrs) -> None:
+            attrs = dict(attrs)
+            if tag == "a" and "download" in attrs:
+                self.hrefs.append(attrs.get("href") or "")
+
+    for page in pages:
+        links = Links()
+        links.feed(page.read_text(encoding="utf-8"))
+        assert links.hrefs, f"{page.relative_to(site_dir)} has no download link"
+        for href in links.hrefs:
+            assert href.endswith(".ipynb") and not href.startswith(("/", "http")), href
+            target = page.parent / href
+            assert target.is_file(), f"{href} on {page.relative_to(site_dir)} does not exist"
+            notebook = json.loads(target.read_text(encoding="utf-8"))
+            assert notebook.get("cells"), f"{href} is not a notebook with cells"

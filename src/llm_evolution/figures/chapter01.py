@@ -45,8 +45,9 @@ def bigram_probabilities() -> plt.Figure:
 @figure(
     "neural-bigram-loss",
     alt="Training and held-out loss of the neural bigram over training steps. Both fall "
-    "steeply in the first hundred steps and then flatten onto a dashed line, the held-out loss "
-    "of the counted bigram table: gradient descent recovers the counts.",
+    "steeply in the first hundred steps and then flatten: the held-out loss just above a "
+    "dashed line, the held-out loss of the counted bigram table, and the training loss just "
+    "below it. Gradient descent recovers the counts.",
 )
 def neural_bigram_loss() -> plt.Figure:
     from llm_evolution import zoo

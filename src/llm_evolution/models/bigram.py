@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 
-def _check_ids(ids: torch.Tensor, vocab_size: int, name: str = "ids") -> None:
+def check_token_ids(ids: torch.Tensor, vocab_size: int, name: str = "ids") -> None:
+    """Raise ValueError unless ``ids`` is an integer tensor with every id in [0, vocab_size)."""
     if ids.dtype not in (torch.int64, torch.int32):
         raise ValueError(f"{name} must be an integer tensor of token ids, got dtype {ids.dtype}")
     if ids.numel() and (ids.min() < 0 or ids.max() >= vocab_size):
@@ -23,17 +24,23 @@ def _check_ids(ids: torch.Tensor, vocab_size: int, name: str = "ids") -> None:
         )
 
 
+# --8<-- [start:next_token_loss]
 def next_token_loss(logits: torch.Tensor, targets: torch.Tensor | None) -> torch.Tensor | None:
-    """Mean cross-entropy of the targets under the logits; None when there are no targets."""
+    """Mean cross-entropy of the targets under the logits; None when there are no targets.
+
+    ``F.cross_entropy`` applies softmax to each row of logits and averages ``-log p`` of the
+    target: the average surprise of the model at the real next tokens.
+    """
     if targets is None:
         return None
-    _check_ids(targets, logits.size(-1), "targets")
+    check_token_ids(targets, logits.size(-1), "targets")
     if targets.shape != logits.shape[:-1]:
         raise ValueError(
             f"targets have shape {tuple(targets.shape)} but the logits are for "
             f"{tuple(logits.shape[:-1])}; pass one target id per input position"
         )
     return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1))
+# --8<-- [end:next_token_loss]
 
 
 # --8<-- [start:counts]
@@ -41,7 +48,7 @@ def bigram_counts(ids: torch.Tensor, vocab_size: int) -> torch.Tensor:
     """counts[a, b] = how often token b follows token a in the sequence ``ids``."""
     if ids.dim() != 1:
         raise ValueError(f"ids must be a 1-D sequence of token ids, got shape {tuple(ids.shape)}")
-    _check_ids(ids, vocab_size)
+    check_token_ids(ids, vocab_size)
     pair_index = ids[:-1] * vocab_size + ids[1:]  # one number per (current, next) pair
     counts = torch.bincount(pair_index, minlength=vocab_size * vocab_size)
     return counts.view(vocab_size, vocab_size)
@@ -70,7 +77,7 @@ class CountBigram(nn.Module):
         self.register_buffer("log_probs", probs.log().float())
 
     def forward(self, ids: torch.Tensor, targets: torch.Tensor | None = None):
-        _check_ids(ids, self.log_probs.size(0))
+        check_token_ids(ids, self.log_probs.size(0))
         logits = self.log_probs[ids]  # log-probabilities are valid logits
         return logits, next_token_loss(logits, targets)
 # --8<-- [end:count_bigram]
@@ -88,7 +95,7 @@ class NeuralBigram(nn.Module):
         self.logits_table = nn.Embedding(vocab_size, vocab_size)
 
     def forward(self, ids: torch.Tensor, targets: torch.Tensor | None = None):
-        _check_ids(ids, self.vocab_size)
+        check_token_ids(ids, self.vocab_size)
         logits = self.logits_table(ids)  # (batch, time) -> (batch, time, vocab)
         return logits, next_token_loss(logits, targets)
 # --8<-- [end:neural_bigram]
