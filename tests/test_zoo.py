@@ -146,3 +146,18 @@ def test_register_adds_a_new_recipe(monkeypatch):
     recipe = dataclasses.replace(RECIPE, name="brand-new")
     assert zoo.register(recipe) is recipe
     assert zoo.RECIPES == {"brand-new": recipe}
+
+
+def test_key_is_the_same_in_a_fresh_process():
+    """The key once depended on the iteration order of a set of modules (their memory
+    addresses), so a new process sometimes retrained a cached model."""
+    import subprocess
+    import sys
+
+    zoo._load_recipes()
+    here = zoo.RECIPES["neural-bigram"].key()
+    code = ("from llm_evolution import zoo; zoo._load_recipes(); "
+            "print(zoo.RECIPES['neural-bigram'].key())")
+    keys = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True).stdout.strip() for _ in range(2)}
+    assert keys == {here}

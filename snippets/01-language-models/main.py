@@ -153,6 +153,22 @@ for char in ["q", "t", "."]:
 # --8<-- [end:compare]
 
 # %% [markdown]
+# Why is the learned model's held-out perplexity a little worse than the counted one's?
+
+# %%
+# --8<-- [start:gap]
+# 1. Held-out pairs that never occur in the training text: the smoothed table keeps a little
+#    probability for them, the learned table almost none.
+val_pairs = corpus.val_ids[:-1] * vocab_size + corpus.val_ids[1:]
+unseen = (counts.flatten()[val_pairs] == 0).sum().item()
+print(f"held-out pairs never seen in training: {unseen} of {len(val_pairs):,}")
+# 2. On its own training text the learned table should beat any other table, if training had
+#    converged: the exact counts (no smoothing) are the best possible bigram for that text.
+for name, model in [("bigram (counts)", count_model), ("bigram (neural)", neural_model)]:
+    print(f"{name}  training-text perplexity {perplexity(model, corpus.train_ids):6.2f}")
+# --8<-- [end:gap]
+
+# %% [markdown]
 # Sampled with the same seed, the learned model writes almost the same text.
 
 # %%
