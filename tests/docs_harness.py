@@ -8,6 +8,10 @@
 * An output block, a fence written ```` ``` { .text .no-copy title="Output" } ````, must match
   what the python block just before it printed. A block that prints without an output block
   after it fails too: the reader would never see that output.
+* Times are not the same on two machines. An output block titled
+  ``"Output (times vary by machine)"`` is compared with every number masked: the text around the
+  numbers must match, the numbers are whatever this machine measured. Prose must not quote them
+  (``tests/test_docs_guards.py``), and claims about them are checked by unit tests with margins.
 * Doctest blocks (``>>>``) are checked by doctest. Pages avoid them (Material's copy button
   copies the prompts, see ``tests/test_docs_guards.py``), but the harness supports them.
 """
@@ -32,7 +36,9 @@ from sybil.region import Lexeme
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 INCLUDE_LINE = re.compile(r"^\s*-{1,}8<-{1,}\s")
-OUTPUT_INFO = r' ?\{ \.text \.no-copy title="Output" \}'
+TIMINGS_TITLE = "Output (times vary by machine)"
+OUTPUT_INFO = r' ?\{ \.text \.no-copy title="Output(?: \(times vary by machine\))?" \}'
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?(?:e[+-]?\d+)?")
 
 
 @lru_cache(maxsize=1)
@@ -163,11 +169,19 @@ class OutputParser:
         if printed is None:
             return f"Output block at line {example.line} does not follow a python block"
         actual = _normalise(printed.text)
+        if _is_timings(example):
+            expected, actual = NUMBER.sub("#", expected), NUMBER.sub("#", actual)
         if actual == expected:
             return None
         diff = "\n".join(difflib.unified_diff(expected.splitlines(), actual.splitlines(),
                                               "page says", "code printed", lineterm=""))
         return f"Output block at line {example.line} differs from what the code printed:\n{diff}"
+
+
+def _is_timings(example: Example) -> bool:
+    """Whether the output block's opening line has the machine-dependent timings title."""
+    opening = example.document.text[example.region.start:example.region.end].split("\n", 1)[0]
+    return TIMINGS_TITLE in opening
 
 
 def check_nothing_unshown(namespace: dict) -> None:

@@ -77,3 +77,20 @@ def test_update_outputs_rewrites_output_blocks(tmp_path):
     assert update_outputs(page) == 1
     assert f"{OUTPUT}\nnew\n{FENCE}" in page.read_text()
     run_page(tmp_path, page.read_text())
+
+
+TIMINGS = '``` { .text .no-copy title="Output (times vary by machine)" }'
+
+
+def test_timings_output_masks_numbers_but_checks_the_words(tmp_path):
+    run_page(tmp_path, f"{FENCE}python\nprint('step: 12.5 ms, 3x faster')\n{FENCE}\n\n"
+                       f"{TIMINGS}\nstep: 9.75 ms, 41x faster\n{FENCE}\n")
+    with pytest.raises(SybilFailure, match="differs"):
+        run_page(tmp_path, f"{FENCE}python\nprint('step: 12.5 ms')\n{FENCE}\n\n"
+                           f"{TIMINGS}\nstep: 9.75 s\n{FENCE}\n")
+
+
+def test_plain_output_does_not_mask_numbers(tmp_path):
+    with pytest.raises(SybilFailure, match="differs"):
+        run_page(tmp_path, f"{FENCE}python\nprint('step: 12.5 ms')\n{FENCE}\n\n"
+                           f"{OUTPUT}\nstep: 9.75 ms\n{FENCE}\n")

@@ -226,3 +226,19 @@ def test_perplexity_matches_cross_entropy_of_a_neural_model():
 def test_perplexity_bad_ids(ids):
     with pytest.raises(ValueError, match="ids must be a 1-D tensor"):
         perplexity(CountBigram(torch.zeros(5, 5)), ids)
+
+
+def test_eval_metrics_are_recorded_at_every_evaluation():
+    ids = torch.arange(40) % 5
+    modes = []
+
+    def metrics(model):
+        modes.append(model.training)
+        return {"calls": len(modes), "grad": torch.is_grad_enabled()}
+
+    model = NeuralBigram(5)
+    history = train(model, random_windows(ids, 4, 2), steps=6, eval_every=3, progress=False,
+                    eval_metrics=metrics)
+    assert history.metrics == {"calls": [1.0, 2.0], "grad": [0.0, 0.0]}
+    assert modes == [False, False]
+    assert History.from_dict(history.to_dict()) == history

@@ -161,3 +161,18 @@ def test_key_is_the_same_in_a_fresh_process():
     keys = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            check=True).stdout.strip() for _ in range(2)}
     assert keys == {here}
+
+
+def test_key_covers_the_code_of_the_models_layers(monkeypatch):
+    """Editing the model's own module (not just the recipe) must retrain."""
+    import inspect
+
+    from llm_evolution.models import bigram
+
+    zoo._load_recipes()
+    recipe = zoo.RECIPES["neural-bigram"]
+    before = recipe.key()
+    real_getsource = inspect.getsource
+    monkeypatch.setattr(inspect, "getsource", lambda obj: real_getsource(obj) + (
+        "# edited\n" if obj is bigram else ""))
+    assert recipe.key() != before

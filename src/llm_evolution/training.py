@@ -28,6 +28,8 @@ class History:
     steps: list[int] = field(default_factory=list)
     train_loss: list[float] = field(default_factory=list)  # mean over the steps since last eval
     val_loss: list[float] = field(default_factory=list)  # mean over the same held-out batches
+    # Extra held-out measurements (accuracy, say), one list per name, from ``eval_metrics``.
+    metrics: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -89,8 +91,13 @@ def train(
     device: torch.device | str = "cpu",
     progress: bool = True,
     desc: str = "training",
+    eval_metrics: Callable[[nn.Module], dict[str, float]] | None = None,
 ) -> History:
-    """Train ``model`` with AdamW for ``steps`` steps and return its loss history."""
+    """Train ``model`` with AdamW for ``steps`` steps and return its loss history.
+
+    ``eval_metrics(model)``, if given, runs at every evaluation (in eval mode, without
+    gradients) and its numbers are recorded in ``history.metrics``.
+    """
     if steps < 1 or eval_every < 1 or eval_batches < 1:
         raise ValueError(
             f"steps={steps}, eval_every={eval_every} and eval_batches={eval_batches} must be >= 1"
@@ -123,6 +130,12 @@ def train(
             history.train_loss.append(running / count)
             if val_batches:
                 history.val_loss.append(evaluate(model, val_batches, device))
+            if eval_metrics is not None:
+                model.eval()
+                with torch.no_grad():
+                    for name, value in eval_metrics(model).items():
+                        history.metrics.setdefault(name, []).append(float(value))
+                model.train()
             running, count = 0.0, 0
             shown = {"train": f"{history.train_loss[-1]:.3f}"}
             if val_batches:

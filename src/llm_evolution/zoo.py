@@ -44,12 +44,21 @@ class Recipe:
         digest.update(json.dumps(self.config, sort_keys=True).encode())
         digest.update(str(self.seed).encode())
         digest.update(self.data_fingerprint().encode())
-        # The whole source of the modules that build and train the model, and of the loop.
+        # The whole source of the modules that build and train the model, of the loop, and of
+        # every module that defines a layer of the model (an edit to the attention code
+        # retrains the transformers that use it).
         modules = {inspect.getmodule(self.build), inspect.getmodule(self.fit), training}
+        modules |= {inspect.getmodule(type(layer)) for layer in self._sample_model().modules()
+                    if type(layer).__module__.startswith("llm_evolution.")}
         for module in sorted(modules, key=lambda m: m.__name__):  # a set's order varies by run
             digest.update(inspect.getsource(module).encode())
         digest.update(torch.__version__.split("+")[0].encode())
         return digest.hexdigest()[:16]
+
+    def _sample_model(self) -> nn.Module:
+        """The model this recipe builds, made without touching the global random state."""
+        with torch.random.fork_rng(devices=[]):
+            return self.build(self.config)
 
 
 @dataclass

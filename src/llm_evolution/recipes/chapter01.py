@@ -1,4 +1,4 @@
-"""The named training recipes behind the site's trained models (see :mod:`llm_evolution.zoo`).
+"""Chapter 1's trained model: the neural bigram (see :mod:`llm_evolution.zoo`).
 
 Each recipe is a build function, a fit function, a config and a seed. Keep fit functions
 short: they only wire data to :func:`llm_evolution.training.train`.

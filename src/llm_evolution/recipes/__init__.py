@@ -1,0 +1,8 @@
+"""The named training recipes behind the site's trained models (see :mod:`llm_evolution.zoo`).
+
+One module per chapter, so that editing one chapter's recipes does not retrain another's
+models (a recipe's cache key includes the source of the module that defines it). Importing
+this package registers them all.
+"""
+
+from llm_evolution.recipes import chapter01  # noqa: F401

@@ -1,0 +1,172 @@
+"""The toy translation task as tensors, shared by the RNN (chapter 2) and Transformer (chapter 3).
+
+Sources are English words ("three hundred forty two"), one token per word; targets are written
+characters ("342"), one token per character. Every sequence model of those chapters follows two
+contracts, so one training loop and one evaluation serve them all:
+
+* ``model(source, target_in, target_out) -> (logits, loss)``: teacher forcing, for training;
+* ``model.generate(source, max_new_tokens) -> ids``: greedy decoding, for evaluation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from llm_evolution.data.synthetic import translation_splits
+from llm_evolution.training import Batch, BatchFn
+
+PAD, BOS, EOS = 0, 1, 2
+SPECIALS = ("<pad>", "<bos>", "<eos>")
+
+
+# --8<-- [start:vocab]
+class Vocab:
+    """Token strings <-> ids, with padding, begin and end of sequence as ids 0, 1 and 2."""
+
+    def __init__(self, tokens: Sequence[str]):
+        self.tokens = list(SPECIALS) + sorted(set(tokens) - set(SPECIALS))
+        self.index = {token: i for i, token in enumerate(self.tokens)}
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def encode(self, tokens: Sequence[str]) -> list[int]:
+        unknown = [t for t in tokens if t not in self.index]
+        if unknown:
+            raise ValueError(f"tokens {unknown} are not in the vocabulary of {len(self)} tokens")
+        return [self.index[t] for t in tokens]
+
+    def decode(self, ids: Sequence[int]) -> list[str]:
+        """Tokens up to the first end-of-sequence, without padding or begin markers."""
+        out = []
+        for i in ids:
+            if int(i) == EOS:
+                break
+            if int(i) not in (PAD, BOS):
+                out.append(self.tokens[int(i)])
+        return out
+# --8<-- [end:vocab]
+
+
+def pad(sequences: Sequence[Sequence[int]]) -> torch.Tensor:
+    """Stack id lists of different lengths into one (batch, longest) tensor, padded with PAD."""
+    longest = max(len(s) for s in sequences)
+    return torch.tensor([list(s) + [PAD] * (longest - len(s)) for s in sequences],
+                        dtype=torch.long)
+
+
+@dataclass(frozen=True)
+class TranslationData:
+    """A task's training and held-out pairs with its two vocabularies."""
+
+    task: str
+    train_pairs: list[tuple[str, str]]
+    held_out_pairs: list[tuple[str, str]]
+    source_vocab: Vocab  # words
+    target_vocab: Vocab  # characters
+
+    def encode_sources(self, sources: Sequence[str]) -> torch.Tensor:
+        """(batch, source length) word ids, each source ended by EOS and padded with PAD."""
+        return pad([self.source_vocab.encode(s.split()) + [EOS] for s in sources])
+
+    def encode_targets(self, targets: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Decoder inputs (BOS + target) and outputs (target + EOS), padded with PAD."""
+        ids = [self.target_vocab.encode(list(t)) for t in targets]
+        return pad([[BOS] + i for i in ids]), pad([i + [EOS] for i in ids])
+
+    def batch(self, pairs: Sequence[tuple[str, str]]) -> Batch:
+        """(source, target_in, target_out) for a list of pairs."""
+        sources, targets = zip(*pairs)
+        return (self.encode_sources(sources), *self.encode_targets(targets))
+
+    def batches(self, split: str, batch_size: int) -> BatchFn:
+        """Random batches of ``batch_size`` pairs of ``split`` ("train" or "held_out")."""
+        if split not in ("train", "held_out"):
+            raise ValueError(f"split={split!r} must be 'train' or 'held_out'")
+        pairs = self.train_pairs if split == "train" else self.held_out_pairs
+        if not 1 <= batch_size <= len(pairs):
+            raise ValueError(f"batch_size={batch_size} must be in 1..{len(pairs)}")
+
+        def get_batch(generator: torch.Generator) -> Batch:
+            picks = torch.randint(len(pairs), (batch_size,), generator=generator).tolist()
+            return self.batch([pairs[i] for i in picks])
+
+        return get_batch
+
+    def max_target_length(self) -> int:
+        """Longest target, plus one for EOS: how many tokens greedy decoding may produce."""
+        return max(len(t) for _, t in self.train_pairs + self.held_out_pairs) + 1
+
+    def fingerprint(self) -> str:
+        """sha256 of every pair, so cached models retrain if the task ever changes."""
+        digest = hashlib.sha256(self.task.encode())
+        for source, target in self.train_pairs + self.held_out_pairs:
+            digest.update(f"{source}\t{target}\n".encode())
+        return digest.hexdigest()
+
+
+@lru_cache(maxsize=4)
+def translation_data(task: str = "numbers", n_train: int = 30_000, n_held_out: int = 2_000,
+                     seed: int = 0) -> TranslationData:
+    """The task of chapters 2 and 3: ``n_train`` + ``n_held_out`` distinct pairs, fixed by seed."""
+    train_pairs, held_out_pairs = translation_splits(n_train, n_held_out, seed, task)
+    pairs = train_pairs + held_out_pairs
+    return TranslationData(
+        task=task,
+        train_pairs=train_pairs,
+        held_out_pairs=held_out_pairs,
+        source_vocab=Vocab([word for source, _ in pairs for word in source.split()]),
+        target_vocab=Vocab([char for _, target in pairs for char in target]),
+    )
+
+
+# --8<-- [start:loss]
+def sequence_loss(logits: torch.Tensor, target_out: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy over the real (non-padding) target tokens."""
+    if logits.shape[:2] != target_out.shape:
+        raise ValueError(f"logits of shape {tuple(logits.shape)} do not match targets of "
+                         f"shape {tuple(target_out.shape)} in (batch, length)")
+    return F.cross_entropy(logits.flatten(0, 1), target_out.flatten(), ignore_index=PAD)
+# --8<-- [end:loss]
+
+
+# --8<-- [start:evaluate]
+@torch.no_grad()
+def translate(model: nn.Module, data: TranslationData, sources: Sequence[str],
+              batch_size: int = 500) -> list[str]:
+    """Greedy translations of ``sources`` by ``model``, as strings."""
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(sources), batch_size):
+        source = data.encode_sources(sources[start : start + batch_size]).to(device)
+        ids = model.generate(source, max_new_tokens=data.max_target_length())
+        out += ["".join(data.target_vocab.decode(row)) for row in ids.tolist()]
+    return out
+
+
+def exact_match(model: nn.Module, data: TranslationData,
+                pairs: Sequence[tuple[str, str]] | None = None) -> float:
+    """Fraction of pairs (default: the held-out ones) translated exactly right."""
+    pairs = data.held_out_pairs if pairs is None else pairs
+    guesses = translate(model, data, [source for source, _ in pairs])
+    return sum(g == target for g, (_, target) in zip(guesses, pairs)) / len(pairs)
+
+
+def accuracy_by_length(model: nn.Module, data: TranslationData,
+                       pairs: Sequence[tuple[str, str]] | None = None) -> dict[int, float]:
+    """Exact-match accuracy for each source length in words, shortest first."""
+    pairs = data.held_out_pairs if pairs is None else pairs
+    guesses = translate(model, data, [source for source, _ in pairs])
+    right: dict[int, list[bool]] = {}
+    for guess, (source, target) in zip(guesses, pairs):
+        right.setdefault(len(source.split()), []).append(guess == target)
+    return {length: sum(r) / len(r) for length, r in sorted(right.items())}
+# --8<-- [end:evaluate]
