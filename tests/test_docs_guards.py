@@ -33,8 +33,8 @@ FIGURE_LINK = re.compile(r"^!\[\]\((?:\.\./)*figures/(?P<name>[\w-]+)\.svg\)\s*$
 
 def _prose(text: str) -> str:
     """The page without its fenced blocks, front matter and inline code."""
-    for fence in top_level_fences(text):
-        text = text.replace(text[fence.start:fence.end], "", 1)
+    for fence in reversed(top_level_fences(text)):  # last first: earlier offsets stay valid
+        text = text[:fence.start] + text[fence.end:]
     text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.DOTALL)
     return re.sub(r"`[^`\n]*`", "", text)
 

@@ -85,6 +85,9 @@ TIMINGS = '``` { .text .no-copy title="Output (times vary by machine)" }'
 def test_timings_output_masks_numbers_but_checks_the_words(tmp_path):
     run_page(tmp_path, f"{FENCE}python\nprint('step: 12.5 ms, 3x faster')\n{FENCE}\n\n"
                        f"{TIMINGS}\nstep: 9.75 ms, 41x faster\n{FENCE}\n")
+    # A number padded to a fixed width: fewer digits, more spaces.
+    run_page(tmp_path, f"{FENCE}python\nprint(f'{{105:>5}} ms')\n{FENCE}\n\n"
+                       f"{TIMINGS}\n   91 ms\n{FENCE}\n")
     with pytest.raises(SybilFailure, match="differs"):
         run_page(tmp_path, f"{FENCE}python\nprint('step: 12.5 ms')\n{FENCE}\n\n"
                            f"{TIMINGS}\nstep: 9.75 s\n{FENCE}\n")

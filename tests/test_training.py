@@ -242,3 +242,37 @@ def test_eval_metrics_are_recorded_at_every_evaluation():
     assert history.metrics == {"calls": [1.0, 2.0], "grad": [0.0, 0.0]}
     assert modes == [False, False]
     assert History.from_dict(history.to_dict()) == history
+
+
+class _ConstantGradient(torch.nn.Module):
+    """loss = w: the gradient is always 1, so each AdamW step moves w by exactly the lr used
+    (Adam divides the running mean of the gradient by its running root mean square: 1 / 1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, *batch):
+        return None, self.w * 1.0
+
+
+@pytest.mark.parametrize(
+    ("warmup_steps", "lr_decay", "expected"),
+    [(0, False, [1.0] * 6),
+     (3, False, [1 / 3, 2 / 3, 1.0, 1.0, 1.0, 1.0]),
+     (2, True, [0.5, 1.0, 1.0, 0.75, 0.5, 0.25]),  # after warmup: (6 - done) / (6 - 2)
+     (0, True, [1.0, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6])],
+)
+def test_learning_rate_warmup_and_decay(warmup_steps, lr_decay, expected):
+    model = _ConstantGradient()
+    history = train(model, lambda generator: (torch.zeros(1),), steps=6, eval_every=1,
+                    lr=0.1, grad_clip=None, progress=False, warmup_steps=warmup_steps,
+                    lr_decay=lr_decay, eval_metrics=lambda m: {"w": m.w.item()})
+    moves = -torch.diff(torch.tensor([0.0] + history.metrics["w"]))
+    assert moves.tolist() == pytest.approx([0.1 * f for f in expected], rel=1e-4)
+
+
+def test_warmup_steps_must_be_shorter_than_training():
+    with pytest.raises(ValueError, match="warmup_steps=5"):
+        train(NeuralBigram(VOCAB), random_windows(synthetic_ids(), 8, 2), steps=5,
+              warmup_steps=5, progress=False)

@@ -176,3 +176,19 @@ def test_key_covers_the_code_of_the_models_layers(monkeypatch):
     monkeypatch.setattr(inspect, "getsource", lambda obj: real_getsource(obj) + (
         "# edited\n" if obj is bigram else ""))
     assert recipe.key() != before
+
+
+def test_training_runs_on_a_fixed_number_of_threads(cache, monkeypatch):
+    """Cached weights must not depend on how many cores the machine has."""
+    seen = []
+    recipe = dataclasses.replace(RECIPE, fit=lambda model, config, seed: (
+        seen.append(torch.get_num_threads()) or fit(model, config, seed)))
+    monkeypatch.setitem(zoo.RECIPES, NAME, recipe)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        zoo.get(NAME)
+        assert seen == [zoo.TRAINING_THREADS]
+        assert torch.get_num_threads() == 1  # restored afterwards
+    finally:
+        torch.set_num_threads(before)

@@ -92,16 +92,22 @@ def train(
     progress: bool = True,
     desc: str = "training",
     eval_metrics: Callable[[nn.Module], dict[str, float]] | None = None,
+    warmup_steps: int = 0,
+    lr_decay: bool = False,
 ) -> History:
     """Train ``model`` with AdamW for ``steps`` steps and return its loss history.
 
     ``eval_metrics(model)``, if given, runs at every evaluation (in eval mode, without
-    gradients) and its numbers are recorded in ``history.metrics``.
+    gradients) and its numbers are recorded in ``history.metrics``. The learning rate is
+    ``lr`` throughout, unless it rises linearly from 0 over the first ``warmup_steps`` steps
+    (the Transformer's warmup) and, with ``lr_decay``, then falls linearly to 0 at the last.
     """
     if steps < 1 or eval_every < 1 or eval_batches < 1:
         raise ValueError(
             f"steps={steps}, eval_every={eval_every} and eval_batches={eval_batches} must be >= 1"
         )
+    if not 0 <= warmup_steps < steps:
+        raise ValueError(f"warmup_steps={warmup_steps} must be in 0..steps-1={steps - 1}")
     device = torch.device(device)
     model.to(device).train()
     torch.manual_seed(seed)  # dropout and anything else that draws from the global generator
@@ -110,6 +116,13 @@ def train(
     val_generator = torch.Generator().manual_seed(seed + 1)
     val_batches = [val_batch(val_generator) for _ in range(eval_batches)] if val_batch else []
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+    def lr_factor(done: int) -> float:  # multiplies lr after ``done`` optimizer steps
+        if done < warmup_steps:
+            return (done + 1) / warmup_steps
+        return (steps - done) / (steps - warmup_steps) if lr_decay else 1.0
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
 
     history = History()
     running, count = 0.0, 0
@@ -124,6 +137,7 @@ def train(
         if grad_clip is not None:
             nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
+        schedule.step()
         running, count = running + loss.item(), count + 1
         if step % eval_every == 0 or step == steps:
             history.steps.append(step)

@@ -100,7 +100,7 @@ def get(name: str, device: torch.device | str = "cpu") -> Trained:
         load_model(model, weights_path)
         history = History.from_dict(json.loads(history_path.read_text()))
     else:
-        history = recipe.fit(model, recipe.config, recipe.seed)
+        history = _fit_reproducibly(recipe, model)
         # Write to temporary names, then rename: an interrupted run never leaves a file that
         # looks complete. save_model handles weights shared between layers (tied embeddings).
         model.cpu()
@@ -110,6 +110,21 @@ def get(name: str, device: torch.device | str = "cpu") -> Trained:
         Path(str(weights_path) + ".tmp").replace(weights_path)
     model.to(device).eval()
     return Trained(model=model, history=history, recipe=recipe)
+
+
+# The number of CPU threads changes the order in which floats are summed, and over thousands
+# of steps that changes the trained weights. Training every cached model with the same number
+# makes the model, and every number a page prints from it, the same on any machine.
+TRAINING_THREADS = 2
+
+
+def _fit_reproducibly(recipe: Recipe, model: nn.Module) -> History:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(TRAINING_THREADS)
+    try:
+        return recipe.fit(model, recipe.config, recipe.seed)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _load_recipes() -> None:

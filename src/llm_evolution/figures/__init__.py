@@ -86,7 +86,9 @@ class FigureSpec:
 REGISTRY: dict[str, FigureSpec] = {}
 
 # Modules that register figures; imported on first use of the registry.
-FIGURE_MODULES = ["llm_evolution.figures.timeline", "llm_evolution.figures.chapter01"]
+FIGURE_MODULES = ["llm_evolution.figures.timeline", "llm_evolution.figures.chapter01",
+                  "llm_evolution.figures.chapter02", "llm_evolution.figures.chapter03",
+                  "llm_evolution.figures.chapter04"]
 
 
 def figure(name: str, alt: str) -> Callable:

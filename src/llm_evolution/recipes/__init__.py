@@ -6,3 +6,5 @@ this package registers them all.
 """
 
 from llm_evolution.recipes import chapter01  # noqa: F401
+from llm_evolution.recipes import chapter02  # noqa: F401
+from llm_evolution.recipes import chapter03  # noqa: F401
