@@ -244,7 +244,7 @@ for token, row in zip(outputs, last_layer):
 
 # %%
 # --8<-- [start:steps_to_target]
-from llm_evolution.recipes.chapter03 import steps_to_accuracy
+from llm_evolution.timing import steps_to_accuracy
 
 TARGET = 0.9
 speed_names = ["rnn-translator", "rnn-attention-translator", "transformer-translator"]
@@ -255,7 +255,7 @@ for name in speed_names:
 
 # %%
 # --8<-- [start:step_time]
-from llm_evolution.recipes.chapter03 import step_seconds_by_length, task_step_seconds
+from llm_evolution.timing import step_seconds_by_length, task_step_seconds
 
 seconds = task_step_seconds(speed_names)
 for name in speed_names:

@@ -1,5 +1,8 @@
 """Measuring time honestly: warm up first, repeat, report the median.
 
+The speed comparisons of chapters 2 and 3 (RNN against Transformer on the same task) use the
+helpers at the end of this module, so both chapters time their models the same way.
+
 Times depend on the machine, so pages print them in output blocks titled
 "Output (times vary by machine)" (the tests compare the words there, not the numbers), and
 claims about them ("the RNN's step time grows with length") are checked by unit tests with
@@ -15,7 +18,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from llm_evolution.training import Batch
+from llm_evolution import zoo
+from llm_evolution.training import Batch, History
+from llm_evolution.translation import translation_data
 
 
 # --8<-- [start:median_seconds]
@@ -56,3 +61,53 @@ def step_seconds(model: nn.Module, batch: Batch, *, repeats: int = 5, warmup: in
 
     return median_seconds(step, repeats=repeats, warmup=warmup)
 # --8<-- [end:step_seconds]
+
+
+# --8<-- [start:speed]
+def steps_to_accuracy(history: History, target: float) -> int | None:
+    """The first evaluated step at which held-out accuracy reached ``target`` (None: never)."""
+    for step, accuracy in zip(history.steps, history.metrics["accuracy"]):
+        if accuracy >= target:
+            return step
+    return None
+
+
+def fresh_model(name: str, **changes) -> nn.Module:
+    """An untrained model of recipe ``name`` (``changes`` override its config): for timing."""
+    recipe = zoo.find(name)
+    torch.manual_seed(recipe.seed)
+    return recipe.build({**recipe.config, **changes})
+
+
+def task_step_seconds(names: list[str], repeats: int = 5) -> dict[str, float]:
+    """Median seconds of one training step of each recipe's model on the same real batch of
+    the task, with the recipe's batch size: what one step of its training costs here."""
+    data = translation_data("numbers")
+    seconds = {}
+    for name in names:
+        batch_size = zoo.find(name).config["batch_size"]
+        batch = data.batches("train", batch_size)(torch.Generator().manual_seed(0))
+        seconds[name] = step_seconds(fresh_model(name), batch, repeats=repeats)
+    return seconds
+
+
+def step_seconds_by_length(name: str, lengths=(16, 128), batch_size: int = 16,
+                           repeats: int = 3) -> dict[int, float]:
+    """Median seconds of one training step of recipe ``name``'s model on random batches whose
+    sources and targets are ``length`` tokens long, for each length.
+
+    The weights do not matter for the time, so the model is untrained and the tokens random.
+    """
+    data = translation_data("numbers")
+    seconds = {}
+    for length in lengths:
+        generator = torch.Generator().manual_seed(length)
+        # Ids from 3 up: real tokens, no padding, so every sequence is exactly `length` long.
+        source = torch.randint(3, len(data.source_vocab), (batch_size, length),
+                               generator=generator)
+        target = torch.randint(3, len(data.target_vocab), (batch_size, length),
+                               generator=generator)
+        model = fresh_model(name, max_len=length)  # the RNNs ignore max_len
+        seconds[length] = step_seconds(model, (source, target, target), repeats=repeats)
+    return seconds
+# --8<-- [end:speed]

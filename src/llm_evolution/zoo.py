@@ -86,12 +86,17 @@ def _paths(recipe: Recipe) -> tuple[Path, Path]:
     return folder / f"{stem}.safetensors", folder / f"{stem}.json"
 
 
-def get(name: str, device: torch.device | str = "cpu") -> Trained:
-    """The trained model ``name``: loaded from the cache, or trained now and cached."""
+def find(name: str) -> Recipe:
+    """The registered recipe ``name`` (nothing is trained or loaded)."""
     _load_recipes()
     if name not in RECIPES:
         raise ValueError(f"no recipe named {name!r}; known recipes: {sorted(RECIPES)}")
-    recipe = RECIPES[name]
+    return RECIPES[name]
+
+
+def get(name: str, device: torch.device | str = "cpu") -> Trained:
+    """The trained model ``name``: loaded from the cache, or trained now and cached."""
+    recipe = find(name)
     weights_path, history_path = _paths(recipe)
     torch.manual_seed(recipe.seed)  # the same initial weights, trained or not
     model = recipe.build(recipe.config)

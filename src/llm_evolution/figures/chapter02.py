@@ -83,10 +83,10 @@ def rnn_attention_map() -> plt.Figure:
     "the time.",
 )
 def rnn_step_time() -> plt.Figure:
-    from llm_evolution.models.rnn import step_seconds_by_length
+    from llm_evolution.timing import step_seconds_by_length
 
     fig, ax = plt.subplots(figsize=(7, 3.8))
-    seconds = step_seconds_by_length()  # lengths 8 to 128, fresh untrained models
+    seconds = step_seconds_by_length("rnn-translator", (8, 16, 32, 64, 128), batch_size=32)
     lengths = list(seconds)
     ax.plot(lengths, [seconds[n] for n in lengths], marker="o", label="measured")
     # For reference, time exactly proportional to length, at the median cost per position.

@@ -9,6 +9,8 @@ import matplotlib.pyplot as plt
 
 from llm_evolution.figures import figure
 
+SPEED_LENGTHS = (8, 16, 32, 64, 128)  # sequence lengths of the training-speed figure
+
 # The held-out pair whose cross-attention the page prints and the figure draws.
 ATTENTION_EXAMPLE_INDEX = 0
 # Recipes compared for speed, with their legend labels.
@@ -94,11 +96,7 @@ def speed_measurements() -> tuple[dict, dict, dict]:
     dark figure show the same numbers."""
     import torch
 
-    from llm_evolution.recipes.chapter03 import (
-        SPEED_LENGTHS,
-        step_seconds_by_length,
-        task_step_seconds,
-    )
+    from llm_evolution.timing import step_seconds_by_length, task_step_seconds
 
     task = task_step_seconds(list(SPEED_MODELS))
     by_length = {name: step_seconds_by_length(name, SPEED_LENGTHS) for name in SPEED_MODELS}

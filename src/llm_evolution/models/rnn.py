@@ -19,7 +19,6 @@ import torch
 from torch import nn
 
 from llm_evolution.models.bigram import check_token_ids
-from llm_evolution.timing import step_seconds
 from llm_evolution.translation import (
     BOS,
     EOS,
@@ -27,7 +26,6 @@ from llm_evolution.translation import (
     SPECIALS,
     TranslationData,
     sequence_loss,
-    translation_data,
 )
 
 
@@ -231,27 +229,3 @@ def attention_map(model: Seq2SeqRNN, data: TranslationData, source_text: str
     outputs = [data.target_vocab.tokens[i] for i in ids[0].tolist() if i != PAD]
     words = source_text.split() + [SPECIALS[EOS]]
     return words, outputs, weights[0, : len(outputs)].cpu()
-
-
-# --8<-- [start:step_seconds_by_length]
-def step_seconds_by_length(lengths=(8, 16, 32, 64, 128), batch_size: int = 32,
-                           attention: bool = False, repeats: int = 3) -> dict[int, float]:
-    """Median seconds of one training step of a fresh RNN translator on random batches whose
-    sources and targets are ``length`` tokens long, for each length.
-
-    Vocabularies and sizes are those of the chapter's models; the weights do not matter for
-    the time, so the model is untrained and the tokens are random.
-    """
-    data = translation_data("numbers")
-    source_vocab, target_vocab = len(data.source_vocab), len(data.target_vocab)
-    seconds = {}
-    for length in lengths:
-        torch.manual_seed(0)
-        model = Seq2SeqRNN(source_vocab, target_vocab, attention=attention)
-        generator = torch.Generator().manual_seed(length)
-        # Ids from 3 up: real tokens, no padding, so every sequence is exactly `length` long.
-        source = torch.randint(3, source_vocab, (batch_size, length), generator=generator)
-        target = torch.randint(3, target_vocab, (batch_size, length), generator=generator)
-        seconds[length] = step_seconds(model, (source, target, target), repeats=repeats)
-    return seconds
-# --8<-- [end:step_seconds_by_length]
