@@ -1,0 +1,1 @@
+"""Bridges to other libraries: weights to and from Hugging Face ``transformers`` (:mod:`.hf`)."""
