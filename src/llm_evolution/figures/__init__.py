@@ -107,6 +107,21 @@ def figure(name: str, alt: str) -> Callable:
     return register
 
 
+def heatmap(ax, table, *, columns: list[str], rows: list[str], colorbar_label: str,
+            vmax: float = 1.0, column_rotation: int = 0, fontsize: int | None = None):
+    """Draw ``table`` (rows x columns) on ``ax`` as a viridis heatmap from 0 to ``vmax``, with
+    labelled ticks and a colour bar: the style of every probability or attention table."""
+    image = ax.imshow(table, cmap="viridis", vmin=0, vmax=vmax, aspect="auto")
+    ax.set_xticks(range(len(columns)), columns, rotation=column_rotation,
+                  ha="right" if column_rotation else "center", fontsize=fontsize)
+    ax.set_yticks(range(len(rows)), rows, fontsize=fontsize)
+    ax.grid(False)
+    colorbar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
+    colorbar.set_label(colorbar_label)
+    colorbar.outline.set_visible(False)
+    return image
+
+
 def registry() -> dict[str, FigureSpec]:
     """All figures, by name, after importing every module that defines some."""
     for module in FIGURE_MODULES:

@@ -7,7 +7,7 @@ import math
 import matplotlib.pyplot as plt
 import torch
 
-from llm_evolution.figures import figure
+from llm_evolution.figures import figure, heatmap
 
 SHOWN_CHARS = " abcdefghijklmnopqrstuvwxyz"
 
@@ -30,16 +30,11 @@ def bigram_probabilities() -> plt.Figure:
     table = probs[index][:, index].numpy()
 
     fig, ax = plt.subplots(figsize=(7.2, 6.4))
-    image = ax.imshow(table, cmap="viridis", vmin=0, vmax=min(1.0, float(table.max())))
     labels = ["␣" if c == " " else c for c in SHOWN_CHARS]
-    ax.set_xticks(range(len(labels)), labels, fontsize=8)
-    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    heatmap(ax, table, columns=labels, rows=labels, colorbar_label="P(next | current)",
+            vmax=min(1.0, float(table.max())), fontsize=8)
     ax.set_xlabel("next character")
     ax.set_ylabel("current character")
-    ax.grid(False)
-    colorbar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
-    colorbar.set_label("P(next | current)")
-    colorbar.outline.set_visible(False)
     fig.tight_layout()
     return fig
 

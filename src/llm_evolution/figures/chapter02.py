@@ -7,7 +7,7 @@ import statistics
 
 import matplotlib.pyplot as plt
 
-from llm_evolution.figures import figure
+from llm_evolution.figures import figure, heatmap
 
 # The held-out pair whose attention map the page prints and the figure draws.
 ATTENTION_EXAMPLE_INDEX = 0
@@ -61,15 +61,10 @@ def rnn_attention_map() -> plt.Figure:
     words, outputs, weights = attention_map(zoo.get("rnn-attention-translator").model, data,
                                             source)
     fig, ax = plt.subplots(figsize=(0.45 * len(words) + 2.4, 0.4 * len(outputs) + 1.8))
-    image = ax.imshow(weights.numpy(), cmap="viridis", vmin=0, vmax=1, aspect="auto")
-    ax.set_xticks(range(len(words)), words, rotation=60, ha="right")
-    ax.set_yticks(range(len(outputs)), outputs)
+    heatmap(ax, weights.numpy(), columns=words, rows=outputs, colorbar_label="attention weight",
+            column_rotation=60)
     ax.set_xlabel("source word")
     ax.set_ylabel("output token")
-    ax.grid(False)
-    colorbar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
-    colorbar.set_label("attention weight")
-    colorbar.outline.set_visible(False)
     fig.tight_layout()
     return fig
 
