@@ -88,7 +88,7 @@ REGISTRY: dict[str, FigureSpec] = {}
 # Modules that register figures; imported on first use of the registry.
 FIGURE_MODULES = ["llm_evolution.figures.timeline", "llm_evolution.figures.chapter01",
                   "llm_evolution.figures.chapter02", "llm_evolution.figures.chapter03",
-                  "llm_evolution.figures.chapter04"]
+                  "llm_evolution.figures.chapter04", "llm_evolution.figures.chapter05"]
 
 
 def figure(name: str, alt: str) -> Callable:

