@@ -129,10 +129,8 @@ def test_scaling_keeps_scores_spread_near_one():
 # ---------------------------------------------------------------------------- multi-head
 
 
-def copy_into_torch(ours: MultiHeadAttention) -> nn.MultiheadAttention:
-    """An nn.MultiheadAttention with our weights: its packed in_proj is q, k, v stacked."""
-    d_model = ours.q_proj.in_features
-    theirs = nn.MultiheadAttention(d_model, ours.n_heads, batch_first=True)
+def copy_attention(ours: MultiHeadAttention, theirs: nn.MultiheadAttention) -> None:
+    """Put our weights into ``theirs``: its packed in_proj is q, k, v stacked."""
     with torch.no_grad():
         theirs.in_proj_weight.copy_(torch.cat([ours.q_proj.weight, ours.k_proj.weight,
                                                ours.v_proj.weight]))
@@ -140,6 +138,12 @@ def copy_into_torch(ours: MultiHeadAttention) -> nn.MultiheadAttention:
                                              ours.v_proj.bias]))
         theirs.out_proj.weight.copy_(ours.out_proj.weight)
         theirs.out_proj.bias.copy_(ours.out_proj.bias)
+
+
+def copy_into_torch(ours: MultiHeadAttention) -> nn.MultiheadAttention:
+    """An nn.MultiheadAttention with our weights."""
+    theirs = nn.MultiheadAttention(ours.q_proj.in_features, ours.n_heads, batch_first=True)
+    copy_attention(ours, theirs)
     return theirs.eval()
 
 
