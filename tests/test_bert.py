@@ -24,7 +24,13 @@ from llm_evolution.interop.hf import (
     load_minilm,
     minilm_path,
 )
-from llm_evolution.models.bert import IGNORE_INDEX, Bert, BertConfig, BertForMaskedLM
+from llm_evolution.models.bert import (
+    IGNORE_INDEX,
+    Bert,
+    BertConfig,
+    BertForMaskedLM,
+    BertForSequenceClassification,
+)
 
 transformers = pytest.importorskip("transformers")
 
@@ -220,8 +226,35 @@ def test_masked_lm_matches_transformers():
         reference = hf_model(input_ids=ids, attention_mask=mask, token_type_ids=types,
                              labels=labels)
         logits, loss = ours(ids, labels, mask, types)
-    assert logits.shape == (*ids.shape, config.vocab_size)
-    assert max_diff(logits, reference.logits, mask) < TOLERANCE
+        all_logits, no_loss = ours(ids, None, mask, types)
+    assert no_loss is None
+    assert all_logits.shape == (*ids.shape, config.vocab_size)
+    assert max_diff(all_logits, reference.logits, mask) < TOLERANCE
+    # With labels, ours scores the hidden positions only, in row-major order.
+    hidden = labels != IGNORE_INDEX
+    assert logits.shape == (int(hidden.sum()), config.vocab_size)
+    assert (logits - reference.logits[hidden]).abs().max().item() < TOLERANCE
+    assert abs(loss.item() - reference.loss.item()) < TOLERANCE
+
+
+def test_classifier_matches_transformers():
+    config = CONFIGS[0]
+    torch.manual_seed(0)
+    hf_config = config_to_hf(config)
+    hf_config.num_labels = 3
+    hf_model = randomize(transformers.BertForSequenceClassification(hf_config), seed=10).eval()
+    ours = BertForSequenceClassification(config, n_classes=3).eval()
+    pairs = bert_name_pairs(config.n_layers, prefix="bert.") + [
+        ("classifier.weight", "classifier.weight"), ("classifier.bias", "classifier.bias")]
+    copy_weights(hf_model, ours, [(theirs, mine) for mine, theirs in pairs])
+    ids, mask, types = random_batch(config, seed=11)
+    labels = torch.tensor([0, 2, 1])
+    with torch.no_grad():
+        reference = hf_model(input_ids=ids, attention_mask=mask, token_type_ids=types,
+                             labels=labels)
+        logits, loss = ours(ids, labels, mask, types)
+    assert logits.shape == (3, 3)
+    assert max_diff(logits, reference.logits) < TOLERANCE
     assert abs(loss.item() - reference.loss.item()) < TOLERANCE
 
 
@@ -312,6 +345,14 @@ def test_bad_configs_and_calls_raise():
     with pytest.raises(ValueError, match="labels must have the shape"):
         BertForMaskedLM(CONFIGS[0])(torch.ones(1, 3, dtype=torch.long),
                                     torch.ones(1, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="labels hide no token"):
+        BertForMaskedLM(CONFIGS[0])(torch.ones(1, 3, dtype=torch.long),
+                                    torch.full((1, 3), IGNORE_INDEX))
+    with pytest.raises(ValueError, match="n_classes=1"):
+        BertForSequenceClassification(CONFIGS[0], n_classes=1)
+    with pytest.raises(ValueError, match="one class per row"):
+        BertForSequenceClassification(CONFIGS[0], n_classes=2)(
+            torch.ones(2, 3, dtype=torch.long), torch.zeros(2, 3, dtype=torch.long))
 
 
 def test_conversion_errors():

@@ -145,3 +145,170 @@ def test_bad_prompt_shape(prompt):
 def test_negative_max_new_tokens():
     with pytest.raises(ValueError, match="max_new_tokens=-1"):
         sample(NeuralBigram(3), torch.tensor([[0]]), -1, generator=torch.Generator())
+
+
+# --- chapter 6: temperature, top-k, top-p and generate() for a GPT -----------------------------
+
+from itertools import combinations  # noqa: E402
+
+from llm_evolution.generation import (  # noqa: E402
+    apply_temperature,
+    generate,
+    top_k_filter,
+    top_p_filter,
+)
+from llm_evolution.models.gpt import GPT, GPTConfig  # noqa: E402
+
+
+def random_logits(rows: int, vocab: int, seed: int) -> torch.Tensor:
+    return torch.randn(rows, vocab, generator=torch.Generator().manual_seed(seed)) * 2
+
+
+def brute_force_top_p(logits_row: torch.Tensor, top_p: float) -> set[int]:
+    """The smallest set of tokens whose probability reaches top_p, by trying every subset
+    size: for each size the best subset is the most likely tokens, so try the sizes in order."""
+    probs = torch.softmax(logits_row.double(), dim=-1)
+    ranked = sorted(range(len(probs)), key=lambda i: -probs[i].item())
+    for size in range(1, len(ranked) + 1):
+        if sum(probs[i].item() for i in ranked[:size]) >= top_p - 1e-12:
+            return set(ranked[:size])
+    return set(ranked)
+
+
+def kept(filtered_row: torch.Tensor) -> set[int]:
+    return set(torch.nonzero(torch.isfinite(filtered_row)).flatten().tolist())
+
+
+def test_temperature_sharpens_and_flattens():
+    logits = torch.tensor([[2.0, 1.0, 0.0]])
+    assert torch.equal(apply_temperature(logits, 1.0), logits)
+    cold, hot = (torch.softmax(apply_temperature(logits, t), -1) for t in (0.5, 2.0))
+    plain = torch.softmax(logits, -1)
+    assert cold[0, 0] > plain[0, 0] > hot[0, 0]
+    # softmax(z / T) is softmax(z) ** (1/T), renormalised
+    expected = plain ** 2 / (plain ** 2).sum()
+    assert torch.allclose(cold, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("k", [1, 3, 10, 50])
+def test_top_k_keeps_the_k_best(k):
+    logits = random_logits(4, 10, seed=k)
+    filtered = top_k_filter(logits, k)
+    for row in range(4):
+        best = set(torch.argsort(logits[row], descending=True)[:min(k, 10)].tolist())
+        assert kept(filtered[row]) == best
+        assert torch.equal(filtered[row][list(best)], logits[row][list(best)])
+
+
+@pytest.mark.parametrize("top_p", [0.05, 0.3, 0.5, 0.9, 0.99, 1.0])
+def test_top_p_is_the_smallest_set_reaching_p(top_p):
+    logits = random_logits(6, 9, seed=int(top_p * 100))
+    filtered = top_p_filter(logits, top_p)
+    for row in range(6):
+        assert kept(filtered[row]) == brute_force_top_p(logits[row], top_p)
+
+
+def test_top_p_smallest_set_by_exhaustive_search():
+    # a second reference that does not rely on "the best set of each size is the top tokens":
+    # over every subset, the smallest one reaching p (ties broken by higher probability)
+    logits = random_logits(1, 7, seed=3)[0]
+    probs = torch.softmax(logits.double(), -1)
+    for top_p in (0.2, 0.6, 0.85):
+        best = None
+        for size in range(1, 8):
+            for subset in combinations(range(7), size):
+                mass = probs[list(subset)].sum().item()
+                if mass >= top_p and (best is None or mass > best[1]):
+                    best = (set(subset), mass)
+            if best is not None:
+                break
+        assert kept(top_p_filter(logits[None], top_p)[0]) == best[0]
+
+
+def test_top_p_always_keeps_the_top_token():
+    logits = torch.tensor([[0.0, 0.0, 5.0, 0.0]])
+    assert kept(top_p_filter(logits, 1e-9)[0]) == {2}
+
+
+def test_filters_equal_transformers_logits_warpers():
+    transformers = pytest.importorskip("transformers")
+    logits = random_logits(8, 50, seed=7)
+    for k in (1, 5, 49):
+        theirs = transformers.TopKLogitsWarper(top_k=k)(None, logits.clone())
+        assert torch.equal(top_k_filter(logits, k), theirs)
+    for p in (0.1, 0.5, 0.95):
+        theirs = transformers.TopPLogitsWarper(top_p=p)(None, logits.clone())
+        assert torch.equal(top_p_filter(logits, p), theirs)
+    theirs = transformers.TemperatureLogitsWarper(0.7)(None, logits.clone())
+    assert torch.allclose(apply_temperature(logits, 0.7), theirs)
+
+
+@pytest.mark.parametrize("bad, match", [(0.0, "temperature=0.0"), (-0.5, "temperature=-0.5")])
+def test_temperature_errors(bad, match):
+    with pytest.raises(ValueError, match=match + ".*greedy=True"):
+        apply_temperature(torch.zeros(3), bad)
+
+
+def test_filter_errors():
+    with pytest.raises(ValueError, match="top_k=0"):
+        top_k_filter(torch.zeros(3), 0)
+    for bad in (0.0, -0.1, 1.01):
+        with pytest.raises(ValueError, match=f"top_p={bad}"):
+            top_p_filter(torch.zeros(3), bad)
+
+
+def tiny_gpt(seed: int = 0) -> GPT:
+    torch.manual_seed(seed)
+    model = GPT(GPTConfig(vocab_size=12, context_size=32, d_model=16, n_heads=2, n_layers=1))
+    with torch.no_grad():  # sharper-than-init weights so the distribution is far from uniform
+        for param in model.parameters():
+            param.mul_(20)
+    return model.eval()
+
+
+def test_greedy_takes_the_argmax_at_every_step():
+    model = tiny_gpt()
+    out = generate(model, torch.tensor([[1, 2]]), 8, greedy=True)
+    with torch.no_grad():
+        for t in range(2, 10):
+            logits, _ = model(out[:, :t])
+            assert out[0, t].item() == logits[0, -1].argmax().item()
+
+
+def test_top_k_1_is_greedy_and_tiny_temperature_is_greedy():
+    model = tiny_gpt()
+    prompt = torch.tensor([[3], [7]])
+    greedy = generate(model, prompt, 10, greedy=True)
+    generator = torch.Generator().manual_seed(0)
+    assert torch.equal(generate(model, prompt, 10, top_k=1, generator=generator), greedy)
+    assert torch.equal(generate(model, prompt, 10, temperature=1e-4, generator=generator), greedy)
+
+
+def test_sampled_tokens_stay_inside_the_top_k():
+    # A high temperature makes every token likely; top-k must still allow only the k best.
+    model = tiny_gpt()
+    prompt = torch.zeros(200, 1, dtype=torch.long)
+    with torch.no_grad():
+        logits, _ = model(prompt[:1])
+    allowed = set(torch.topk(logits[0, -1], 3).indices.tolist())
+    out = generate(model, prompt, 1, temperature=100.0, top_k=3,
+                   generator=torch.Generator().manual_seed(1))
+    assert set(out[:, 1].tolist()) == allowed  # 200 draws: each allowed token, nothing else
+    unfiltered = generate(model, prompt, 1, temperature=100.0,
+                          generator=torch.Generator().manual_seed(1))
+    assert len(set(unfiltered[:, 1].tolist())) > 6
+
+
+def test_generate_is_deterministic_given_the_generator_seed():
+    model = tiny_gpt()
+    prompt = torch.zeros(2, 1, dtype=torch.long)
+    runs = [generate(model, prompt, 20, top_p=0.9, generator=torch.Generator().manual_seed(s))
+            for s in (4, 4, 5)]
+    assert torch.equal(runs[0], runs[1])
+    assert not torch.equal(runs[0], runs[2])
+
+
+def test_generate_restores_training_mode():
+    model = tiny_gpt().train()
+    generate(model, torch.tensor([[0]]), 2, greedy=True)
+    assert model.training

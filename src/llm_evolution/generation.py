@@ -1,13 +1,15 @@
 """Generating text from a language model, one sampled token at a time.
 
-Chapter 1 samples from the full distribution; chapter 6 adds greedy decoding, temperature,
-top-k, top-p and a key-value cache.
+Chapter 1 samples from the full distribution (:func:`sample`, any model); chapter 6 adds
+:func:`generate` for a GPT: greedy decoding, temperature, top-k, top-p and a key-value cache.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from llm_evolution.models.gpt import GPT, KVCache
 
 
 # --8<-- [start:sample]
@@ -47,3 +49,114 @@ def sample(
     model.train(was_training)
     return ids
 # --8<-- [end:sample]
+
+
+# --8<-- [start:temperature]
+def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Divide the scores by ``temperature``: below 1 the softmax gets sharper (the likely
+    tokens get likelier), above 1 flatter. As it nears 0 sampling becomes the argmax."""
+    if temperature <= 0:
+        raise ValueError(f"temperature={temperature} must be > 0; use greedy=True for argmax "
+                         "decoding")
+    return logits / temperature
+# --8<-- [end:temperature]
+
+
+# --8<-- [start:top_k]
+def top_k_filter(logits: torch.Tensor, top_k: int) -> torch.Tensor:
+    """Keep the ``top_k`` highest scores of each row and set the rest to -inf (probability 0
+    after softmax). Scores tied with the k-th are kept too."""
+    if top_k < 1:
+        raise ValueError(f"top_k={top_k} must be >= 1 (or None to keep every token)")
+    top_k = min(top_k, logits.size(-1))
+    kth_best = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+    return logits.masked_fill(logits < kth_best, float("-inf"))
+# --8<-- [end:top_k]
+
+
+# --8<-- [start:top_p]
+def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """Nucleus filtering: keep the smallest set of most likely tokens whose probabilities add
+    up to at least ``top_p`` (always at least the top token); the rest get -inf.
+
+    Unlike top-k, the number kept adapts: a few tokens when the model is sure, many when it
+    hesitates.
+    """
+    if not 0 < top_p <= 1:
+        raise ValueError(f"top_p={top_p} must be in (0, 1] (or None to keep every token)")
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+    probs = torch.softmax(sorted_logits, dim=-1)
+    before = probs.cumsum(dim=-1) - probs  # probability of the better tokens before each one
+    remove_sorted = before >= top_p  # the set had already reached top_p without this token
+    remove = remove_sorted.scatter(-1, order, remove_sorted)  # back to vocabulary order
+    return logits.masked_fill(remove, float("-inf"))
+# --8<-- [end:top_p]
+
+
+# --8<-- [start:generate]
+@torch.no_grad()
+def generate(
+    model: GPT,
+    prompt_ids: torch.Tensor,
+    max_new_tokens: int,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    greedy: bool = False,
+    generator: torch.Generator | None = None,
+    use_cache: bool = True,
+) -> torch.Tensor:
+    """Extend ``prompt_ids`` (batch, time) by ``max_new_tokens`` tokens from a :class:`GPT`.
+
+    ``greedy=True`` takes the most likely token each step (temperature, top-k and top-p are
+    then ignored); otherwise the scores are divided by ``temperature``, filtered by
+    ``top_k`` and ``top_p``, and one token is drawn with ``generator``. With ``use_cache``
+    the model reads each token once and keeps its keys and values in a :class:`KVCache`;
+    without, it re-reads the whole sequence at every step. Both give the same tokens.
+    """
+    if not isinstance(model, GPT):
+        raise ValueError(f"model must be a GPT, got {type(model).__name__}; use sample() for "
+                         "other models")
+    if prompt_ids.dim() != 2 or prompt_ids.size(1) == 0:
+        raise ValueError(f"prompt_ids must have shape (batch, time) with time >= 1, got "
+                         f"{tuple(prompt_ids.shape)}")
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens={max_new_tokens} must be >= 0")
+    context_size = model.config.context_size
+    if prompt_ids.size(1) + max_new_tokens > context_size:
+        raise ValueError(f"prompt of {prompt_ids.size(1)} tokens + max_new_tokens="
+                         f"{max_new_tokens} exceeds context_size={context_size}; crop the "
+                         "prompt or ask for fewer tokens")
+    if not greedy:  # check the sampling settings before any work
+        apply_temperature(torch.zeros(1), temperature)
+        if top_k is not None:
+            top_k_filter(torch.zeros(1), top_k)
+        if top_p is not None:
+            top_p_filter(torch.zeros(1), top_p)
+        if generator is None:
+            raise ValueError("sampling needs a generator (torch.Generator().manual_seed(...)) "
+                             "so that the same seed gives the same text; or use greedy=True")
+    was_training = model.training
+    model.eval()
+    cache = KVCache(model.config.n_layers) if use_cache else None
+    ids, unread = prompt_ids, prompt_ids  # unread: the tokens the cache has not seen yet
+    for _ in range(max_new_tokens):
+        logits, _ = model(unread if use_cache else ids, cache=cache)
+        # Decide on the CPU in double precision: the same seed gives the same text anywhere.
+        scores = logits[:, -1, :].double().cpu()
+        if greedy:
+            next_id = scores.argmax(dim=-1, keepdim=True)
+        else:
+            scores = apply_temperature(scores, temperature)
+            if top_k is not None:
+                scores = top_k_filter(scores, top_k)
+            if top_p is not None:
+                scores = top_p_filter(scores, top_p)
+            probs = torch.softmax(scores, dim=-1)
+            next_id = torch.multinomial(probs, num_samples=1, generator=generator)
+        unread = next_id.to(ids.device)
+        ids = torch.cat([ids, unread], dim=1)
+    model.train(was_training)
+    return ids
+# --8<-- [end:generate]

