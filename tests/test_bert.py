@@ -258,6 +258,22 @@ def test_classifier_matches_transformers():
     assert abs(loss.item() - reference.loss.item()) < TOLERANCE
 
 
+def test_mean_pooling_classifier_ignores_padding():
+    torch.manual_seed(0)
+    model = randomize(BertForSequenceClassification(CONFIGS[0], 2, pooling="mean"), 12).eval()
+    assert model.bert.pooler is None  # mean pooling needs no pooler
+    ids = torch.tensor([[1, 7, 9, 4, 2]])
+    padded = torch.cat([ids, torch.zeros(1, 3, dtype=torch.long)], dim=1)
+    mask = (torch.arange(8) < 5).long()[None]
+    with torch.no_grad():
+        alone, _ = model(ids)
+        with_padding, _ = model(padded, None, mask)
+        # By hand: the average of the real tokens' vectors, then the linear layer.
+        by_hand = model.classifier(model.bert(ids).mean(dim=1))
+    assert max_diff(alone, with_padding) < TOLERANCE
+    assert max_diff(alone, by_hand) < TOLERANCE
+
+
 # ------------------------------------------------------------------ properties of ours
 
 
@@ -348,6 +364,8 @@ def test_bad_configs_and_calls_raise():
     with pytest.raises(ValueError, match="labels hide no token"):
         BertForMaskedLM(CONFIGS[0])(torch.ones(1, 3, dtype=torch.long),
                                     torch.full((1, 3), IGNORE_INDEX))
+    with pytest.raises(ValueError, match="pooling='max'"):
+        BertForSequenceClassification(CONFIGS[0], n_classes=2, pooling="max")
     with pytest.raises(ValueError, match="n_classes=1"):
         BertForSequenceClassification(CONFIGS[0], n_classes=1)
     with pytest.raises(ValueError, match="one class per row"):

@@ -135,3 +135,100 @@ print(f"most 'previous-token' head: layer {layer + 1}, head {head + 1}, "
       f"average weight on the previous token {previous[layer, head]:.2f}")
 print(f"median over all {previous.numel()} heads: {previous.median():.2f}")
 # --8<-- [end:attention]
+
+# %% [markdown]
+# ## Errors that say what is wrong
+
+# %%
+# --8<-- [start:errors]
+ids = torch.tensor([[101, 7592, 102]])
+for make in [lambda: model(torch.tensor([[101, 40000, 102]])),
+             lambda: model(torch.full((1, 600), 1000)),
+             lambda: model(ids, attention_mask=torch.ones(1, 4, dtype=torch.long))]:
+    try:
+        make()
+    except ValueError as error:
+        print(f"ValueError: {error}")
+# --8<-- [end:errors]
+
+# %% [markdown]
+# ## Pretraining a tiny BERT ourselves
+#
+# Masked-LM pretraining on the plays, through the model cache (a few minutes the first time).
+
+# %%
+# --8<-- [start:pretrain]
+from llm_evolution import zoo
+from llm_evolution.pretraining import bert_tokenizer, frequency_baseline
+
+pretrained = zoo.get("bert-mlm")
+history, recipe = pretrained.history, pretrained.recipe
+tiny_tokenizer = bert_tokenizer(recipe.config["vocab_size"])
+print(f"parameters: {sum(p.numel() for p in pretrained.model.parameters()):,}, "
+      f"vocabulary: {tiny_tokenizer.vocab_size:,} tokens")
+tokens_read = history.steps[-1] * recipe.config["batch_size"] * recipe.config["length"]
+print(f"steps: {history.steps[-1]:,} of {recipe.config['batch_size']} windows of "
+      f"{recipe.config['length']} tokens: {tokens_read:,} tokens read")
+baseline_loss, baseline_top1 = frequency_baseline(recipe.config["vocab_size"])
+print(f"held-out loss on hidden tokens: {history.val_loss[-1]:.2f} nats "
+      f"(word frequencies alone: {baseline_loss:.2f})")
+print(f"hidden token guessed first:     {history.metrics['top-1 accuracy'][-1]:.1%} "
+      f"(word frequencies alone: {baseline_top1:.1%})")
+print(f"hidden token in the top five:   {history.metrics['top-5 accuracy'][-1]:.1%}")
+# --8<-- [end:pretrain]
+
+# %% [markdown]
+# ## Filling in masked words
+#
+# Lines from the held-out end of the plays, one word hidden; the model's five best guesses.
+
+# %%
+# --8<-- [start:fill]
+from llm_evolution.pretraining import fill_mask
+
+lines = ["Now cracks a noble heart. Good night, sweet [MASK],",  # Hamlet: prince
+         "I will, my [MASK]; I pray you pardon me.",             # lord
+         "I do desire it with all my [MASK];",                   # heart
+         "O my dear niece, welcome thou [MASK] to me!",          # art
+         "An earnest conjuration from the [MASK],"]              # king
+for line in lines:
+    guesses = fill_mask(pretrained.model, tiny_tokenizer, line)
+    print(line)
+    print("   " + "  ".join(f"{token!r} {p:.2f}" for token, p in guesses))
+# --8<-- [end:fill]
+
+# %% [markdown]
+# ## Fine-tuning with few labels
+#
+# Comedy or tragedy? Speeches from the eight plays, labelled by their play's genre.
+
+# %%
+# --8<-- [start:genre]
+from llm_evolution.pretraining import GENRES, genre_speeches
+
+speeches = genre_speeches()
+for split, rows in speeches.items():
+    counts = [sum(speech.label == label for speech in rows) for label in range(len(GENRES))]
+    print(f"{split:>5}: {len(rows):,} speeches ({counts[0]:,} comedy, {counts[1]:,} tragedy)")
+print(speeches["test"][0])
+# --8<-- [end:genre]
+
+# %%
+# --8<-- [start:finetune]
+from llm_evolution.pretraining import LABEL_COUNTS, STARTS
+
+experiment = zoo.get("bert-genre").history.metrics  # {"scratch 50": [one per seed], ...}
+test_labels = [speech.label for speech in speeches["test"]]
+majority = max(test_labels.count(0), test_labels.count(1)) / len(test_labels)
+print(f"always answering the commoner genre: {majority:.1%}")
+print("mean held-out accuracy over 3 seeds (lowest-highest), and the gain over scratch")
+print(f"{'labels':>6}" + "".join(f"{start:>22}" for start in STARTS))
+for n_labels in LABEL_COUNTS:
+    runs = {start: experiment[f"{start} {n_labels or 'all'}"] for start in STARTS}
+    means = {start: sum(r) / len(r) for start, r in runs.items()}
+    row = f"{n_labels or 'all':>6}"
+    for start in STARTS:
+        gain = "" if start == "scratch" else f" {100 * (means[start] - means['scratch']):+.1f}"
+        row += f"{f'{means[start]:.1%} ({min(runs[start]):.0%}-{max(runs[start]):.0%}){gain}':>22}"
+    print(row)
+# --8<-- [end:finetune]

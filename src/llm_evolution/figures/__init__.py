@@ -88,7 +88,9 @@ REGISTRY: dict[str, FigureSpec] = {}
 # Modules that register figures; imported on first use of the registry.
 FIGURE_MODULES = ["llm_evolution.figures.timeline", "llm_evolution.figures.chapter01",
                   "llm_evolution.figures.chapter02", "llm_evolution.figures.chapter03",
-                  "llm_evolution.figures.chapter04", "llm_evolution.figures.chapter05"]
+                  "llm_evolution.figures.chapter04", "llm_evolution.figures.chapter05",
+                  "llm_evolution.figures.chapter06", "llm_evolution.figures.performance",
+                  "llm_evolution.figures.chapter07"]
 
 
 def figure(name: str, alt: str) -> Callable:

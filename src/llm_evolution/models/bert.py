@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llm_evolution.attention import MultiHeadAttention
+from llm_evolution.embeddings import mean_pool
 from llm_evolution.models.bigram import check_token_ids
 
 IGNORE_INDEX = -100  # label of the positions the masked-LM loss skips (as in transformers)
@@ -237,20 +238,24 @@ class BertForMaskedLM(nn.Module):
 
 # --8<-- [start:classifier]
 class BertForSequenceClassification(nn.Module):
-    """BERT with a classifier on top, as fine-tuned in the paper:
+    """BERT with a classifier on top:
     ``model(input_ids, labels, attention_mask) -> (logits (batch, n_classes), loss)``.
 
-    The [CLS] vector goes through the pooler (dense + tanh), dropout and one linear layer.
-    Everything is trained together; only the last layer starts from scratch when the encoder
-    comes from pretraining.
+    ``pooling="cls"`` is the paper's: the [CLS] vector through the pooler (dense + tanh), as in
+    ``transformers``' ``BertForSequenceClassification``. ``pooling="mean"`` averages the
+    vectors of the real tokens instead (Sentence-BERT's choice), which needs no pretrained
+    pooler. Then dropout and one linear layer; everything is trained together.
     """
 
-    def __init__(self, config: BertConfig, n_classes: int):
+    def __init__(self, config: BertConfig, n_classes: int, pooling: str = "cls"):
         super().__init__()
         if n_classes < 2:
             raise ValueError(f"n_classes={n_classes} must be >= 2")
+        if pooling not in ("cls", "mean"):
+            raise ValueError(f"pooling={pooling!r} must be 'cls' or 'mean'")
         self.config = config
-        self.bert = Bert(config)
+        self.pooling = pooling
+        self.bert = Bert(config, add_pooler=pooling == "cls")
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(config.d_model, n_classes)
         self.classifier.apply(init_weights)
@@ -259,7 +264,12 @@ class BertForSequenceClassification(nn.Module):
                 attention_mask: torch.Tensor | None = None,
                 token_type_ids: torch.Tensor | None = None):
         hidden = self.bert(input_ids, attention_mask, token_type_ids)
-        logits = self.classifier(self.dropout(self.bert.pool(hidden)))
+        if self.pooling == "cls":
+            pooled = self.bert.pool(hidden)
+        else:
+            pooled = mean_pool(hidden, torch.ones_like(input_ids) if attention_mask is None
+                               else attention_mask)
+        logits = self.classifier(self.dropout(pooled))
         if labels is None:
             return logits, None
         if labels.shape != input_ids.shape[:1]:

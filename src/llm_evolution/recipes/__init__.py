@@ -8,3 +8,6 @@ this package registers them all.
 from llm_evolution.recipes import chapter01  # noqa: F401
 from llm_evolution.recipes import chapter02  # noqa: F401
 from llm_evolution.recipes import chapter03  # noqa: F401
+from llm_evolution.recipes import chapter06  # noqa: F401
+from llm_evolution.recipes import chapter05  # noqa: F401
+from llm_evolution.recipes import chapter07  # noqa: F401

@@ -1,0 +1,101 @@
+# %% [markdown]
+# # Chapter 7: In-context learning
+#
+# A tiny GPT is trained on sequences of solved examples, each sequence from one hidden rule.
+# Then it is shown 0, 1, 2, 4 or 8 examples of rules it never saw, and asked for one more
+# answer, with no weight update. Finally the same few examples are used to fine-tune it.
+
+# %%
+# --8<-- [start:tasks]
+from llm_evolution.data.tasks import all_rules, apply_rule, split_rules
+
+train_rules, held_out_rules = split_rules(n_held_out=64)
+print(f"{len(all_rules())} rules: {len(train_rules)} for training, "
+      f"{len(held_out_rules)} held out")
+rule = held_out_rules[0]
+print("a held-out rule:", rule)
+for bits in ["0000", "0110", "1111"]:
+    print(f"  {bits} > {apply_rule(rule, bits)}")
+# --8<-- [end:tasks]
+
+# %% [markdown]
+# ## Prompts
+#
+# k solved examples of one rule, then a query, fed one input bit at a time; after each, the
+# model writes the output bit it finds most likely.
+
+# %%
+# --8<-- [start:prompts]
+import torch
+
+from llm_evolution.data.tasks import decode
+from llm_evolution.in_context import make_prompts
+
+examples, queries, answers = make_prompts([rule], k=3, n_per_rule=2,
+                                          generator=torch.Generator().manual_seed(0))
+
+
+def as_bits(ids: torch.Tensor) -> str:
+    return "".join(str(bit) for bit in ids.tolist())
+
+
+for shown, query, answer in zip(examples, queries, answers):
+    print(f"examples {decode(shown)}   query {as_bits(query)}   expected {as_bits(answer)}")
+# --8<-- [end:prompts]
+
+# %% [markdown]
+# ## The trained model
+#
+# `zoo.get` trains it on first use, then loads it from the cache.
+
+# %%
+# --8<-- [start:model]
+from llm_evolution import zoo
+
+trained = zoo.get("icl-gpt")
+model, history = trained.model, trained.history
+n_params = sum(p.numel() for p in model.parameters())
+print(f"{n_params:,} parameters, {history.steps[-1]} steps")
+print(f"held-out 8-shot accuracy during training: "
+      f"{[round(a, 2) for a in history.metrics['held_out_8_shot']]}")
+# --8<-- [end:model]
+
+# %% [markdown]
+# ## Accuracy against the number of examples in the prompt
+#
+# Three evaluation seeds, each a fresh draw of examples and queries for every rule.
+
+# %%
+# --8<-- [start:curve]
+from llm_evolution.in_context import best_possible_accuracy, few_shot_accuracy
+
+SHOTS = (0, 1, 2, 4, 8)
+SEEDS = (0, 1, 2)
+seen_rules = train_rules[::3]  # 64 of the training rules, as many as are held out
+print("examples  held-out rules   training rules   best possible")
+for k in SHOTS:
+    held_out = torch.tensor([few_shot_accuracy(model, held_out_rules, k, s, n_per_rule=8)
+                             for s in SEEDS])
+    seen = torch.tensor([few_shot_accuracy(model, seen_rules, k, s, n_per_rule=8)
+                         for s in SEEDS])
+    print(f"{k:8}  {held_out.mean():6.1%} ± {held_out.std():4.1%}   "
+          f"{seen.mean():6.1%} ± {seen.std():4.1%}   {best_possible_accuracy(k):6.1%}")
+# --8<-- [end:curve]
+
+# %% [markdown]
+# ## Fine-tuning on the same examples
+#
+# A copy of the model takes gradient steps on the k examples alone, then answers every query
+# with an empty prompt; the unchanged model answers with the k examples in its prompt.
+
+# %%
+# --8<-- [start:fine_tune]
+from llm_evolution.in_context import fine_tune_vs_in_context
+
+print("examples  in context   fine-tuned")
+for k in (1, 2, 4, 8):
+    scores = torch.tensor([fine_tune_vs_in_context(model, r, k, seed=0)
+                           for r in held_out_rules[:4]])
+    in_context, fine_tuned = scores.mean(dim=0)
+    print(f"{k:8}  {in_context:9.1%}  {fine_tuned:10.1%}")
+# --8<-- [end:fine_tune]

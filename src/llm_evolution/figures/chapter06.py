@@ -1,0 +1,161 @@
+"""Figures of chapter 6: the GPTs' learning curves in bits per character, how temperature
+reshapes a next-character distribution, and the speed-up of a key-value cache.
+
+The helpers the figures draw from (:func:`temperature_probabilities`,
+:func:`kv_cache_seconds`) are the ones the page runs, so the page and the figures show the
+same computation.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import matplotlib.pyplot as plt
+import torch
+
+from llm_evolution.figures import figure
+
+TEMPERATURE_PROMPT = "ROMEO.\nI will t"  # a prompt after which the next letter is uncertain
+TEMPERATURES = (0.5, 1.0, 2.0)
+KV_NEW_TOKENS = (64, 256, 512)  # generation lengths timed with and without the cache
+KV_PROMPT_LENGTH = 16
+
+
+# --8<-- [start:temperature_probabilities]
+@torch.no_grad()
+def temperature_probabilities(model, prompt_ids: torch.Tensor,
+                              temperatures=TEMPERATURES) -> dict[float, torch.Tensor]:
+    """The model's distribution over the token after ``prompt_ids`` (1, time), reshaped by
+    each temperature exactly as :func:`llm_evolution.generation.generate` does."""
+    from llm_evolution.generation import apply_temperature
+
+    logits, _ = model(prompt_ids)
+    scores = logits[0, -1].double()
+    return {t: torch.softmax(apply_temperature(scores, t), dim=-1) for t in temperatures}
+# --8<-- [end:temperature_probabilities]
+
+
+# --8<-- [start:kv_cache_seconds]
+def kv_cache_seconds(new_tokens=KV_NEW_TOKENS, prompt_length: int = KV_PROMPT_LENGTH,
+                     repeats: int = 1) -> dict[int, tuple[float, float]]:
+    """Seconds to generate each number of ``new_tokens`` greedily after a prompt, without and
+    with the KV cache, for an untrained GPT of the trained char model's shape whose context
+    fits the longest run (the weights do not change the amount of work)."""
+    from llm_evolution import zoo
+    from llm_evolution.data.text import char_corpus
+    from llm_evolution.generation import generate
+    from llm_evolution.models.gpt import GPT, GPTConfig
+    from llm_evolution.timing import median_seconds
+
+    shape = zoo.find("gpt-char").config
+    vocab_size = char_corpus().tokenizer.vocab_size
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=vocab_size, context_size=prompt_length + max(new_tokens),
+                          d_model=shape["d_model"], n_heads=shape["n_heads"],
+                          n_layers=shape["n_layers"])).eval()
+    prompt = torch.randint(0, vocab_size, (1, prompt_length), generator=torch.Generator().manual_seed(0))
+    generate(model, prompt, 8, greedy=True)  # warm up once
+    seconds = {}
+    for n in new_tokens:
+        seconds[n] = tuple(
+            median_seconds(lambda: generate(model, prompt, n, greedy=True, use_cache=cache),
+                           repeats=repeats, warmup=0)
+            for cache in (False, True))
+    return seconds
+# --8<-- [end:kv_cache_seconds]
+
+
+@figure(
+    "gpt-loss-curves",
+    alt="Held-out loss in bits per character against training steps for two identical small "
+    "GPTs, one reading characters and one reading byte-pair tokens, with a dashed line for "
+    "chapter 1's neural bigram. The byte-pair model starts below the bigram and stays below "
+    "the character model all the way; the character model passes the bigram after about a "
+    "hundred steps. Both curves are still falling at the last step: longer training would "
+    "help both.",
+)
+def gpt_loss_curves() -> plt.Figure:
+    from llm_evolution import zoo
+    from llm_evolution.data.text import char_corpus
+    from llm_evolution.recipes.chapter06 import bpe_corpus
+    from llm_evolution.training import perplexity
+
+    corpus = char_corpus()
+    # The loss per token times tokens per character of the held-out text, in bits.
+    per_char = {"gpt-char": 1.0, "gpt-bpe": len(bpe_corpus().val_ids) / len(corpus.val_text)}
+    labels = {"gpt-char": "GPT on characters", "gpt-bpe": "GPT on BPE tokens (1,024)"}
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for name, color in zip(per_char, ["C0", "C1"]):
+        history = zoo.get(name).history
+        ax.plot(history.steps, [loss * per_char[name] / math.log(2)
+                                for loss in history.val_loss], color=color, label=labels[name])
+    bigram = math.log2(perplexity(zoo.get("neural-bigram").model, corpus.val_ids))
+    ax.axhline(bigram, linestyle="--", color="C2", label="neural bigram (chapter 1)")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("held-out bits per character")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+@figure(
+    "temperature",
+    alt="Bar chart of the trained character GPT's probabilities for the letter after "
+    "'ROMEO. I will t', for the ten likeliest letters, at temperatures 0.5, 1 and 2. At 0.5 "
+    "the likeliest letter takes most of the probability; at 2 the bars are much flatter and "
+    "unlikely letters get a real share: temperature trades safety for variety.",
+)
+def temperature() -> plt.Figure:
+    from llm_evolution import zoo
+    from llm_evolution.data.text import char_corpus
+
+    tokenizer = char_corpus().tokenizer
+    model = zoo.get("gpt-char").model
+    prompt = torch.tensor([tokenizer.encode(TEMPERATURE_PROMPT)])
+    probs = temperature_probabilities(model, prompt)
+    shown = torch.topk(probs[1.0], 10).indices.tolist()
+    labels = [repr(tokenizer.decode([i]))[1:-1].replace(" ", "␣") for i in shown]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    width = 0.27
+    for k, (t, color) in enumerate(zip(TEMPERATURES, ["C0", "C1", "C2"])):
+        ax.bar([i + (k - 1) * width for i in range(len(shown))], probs[t][shown].tolist(),
+               width, color=color, label=f"T = {t:g}")
+    ax.set_xticks(range(len(shown)), labels)
+    ax.set_xlabel("next character (the ten likeliest at T = 1)")
+    ax.set_ylabel("probability")
+    ax.legend(frameon=False)
+    ax.grid(axis="x", visible=False)
+    fig.tight_layout()
+    return fig
+
+
+@lru_cache(maxsize=1)
+def _kv_measurements() -> dict[int, tuple[float, float]]:
+    """Measured once per process, so that the light and dark figures show the same times."""
+    return kv_cache_seconds()
+
+
+@figure(
+    "kv-cache-speedup",
+    alt="Seconds to generate 64, 256 and 512 tokens with a small GPT, measured on the machine "
+    "that built the site, without and with a key-value cache. Without the cache the time "
+    "grows faster than the number of tokens, because every step re-reads the whole sequence; "
+    "with it the time grows roughly in proportion, and the gap widens with length.",
+)
+def kv_cache_speedup() -> plt.Figure:
+    seconds = _kv_measurements()
+    lengths = list(seconds)
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    width = 0.38
+    for offset, index, label, color in [(-width / 2, 0, "without cache", "C1"),
+                                        (width / 2, 1, "with KV cache", "C0")]:
+        ax.bar([i + offset for i in range(len(lengths))],
+               [seconds[n][index] for n in lengths], width, color=color, label=label)
+    ax.set_xticks(range(len(lengths)), [str(n) for n in lengths])
+    ax.set_xlabel("new tokens generated (after a 16-token prompt)")
+    ax.set_ylabel("seconds")
+    ax.legend(frameon=False)
+    ax.grid(axis="x", visible=False)
+    fig.tight_layout()
+    return fig
