@@ -159,7 +159,7 @@ for make in [lambda: model(torch.tensor([[101, 40000, 102]])),
 # %%
 # --8<-- [start:pretrain]
 from llm_evolution import zoo
-from llm_evolution.pretraining import bert_tokenizer, frequency_baseline
+from llm_evolution.pretraining import bert_tokenizer, encoded_corpus, frequency_baseline
 
 pretrained = zoo.get("bert-mlm")
 history, recipe = pretrained.history, pretrained.recipe
@@ -175,6 +175,11 @@ print(f"held-out loss on hidden tokens: {history.val_loss[-1]:.2f} nats "
 print(f"hidden token guessed first:     {history.metrics['top-1 accuracy'][-1]:.1%} "
       f"(word frequencies alone: {baseline_top1:.1%})")
 print(f"hidden token in the top five:   {history.metrics['top-5 accuracy'][-1]:.1%}")
+commonest = encoded_corpus(recipe.config["vocab_size"])[0].bincount().argmax().item()
+print(f"the frequency guesser always answers {tiny_tokenizer.decode([commonest])!r}")
+last = {step: round(loss, 2) for step, loss in zip(history.steps, history.val_loss)
+        if step % 500 == 0}
+print(f"held-out loss every 500 steps: {last}")
 # --8<-- [end:pretrain]
 
 # %% [markdown]
@@ -186,15 +191,18 @@ print(f"hidden token in the top five:   {history.metrics['top-5 accuracy'][-1]:.
 # --8<-- [start:fill]
 from llm_evolution.pretraining import fill_mask
 
-lines = ["Now cracks a noble heart. Good night, sweet [MASK],",  # Hamlet: prince
-         "I will, my [MASK]; I pray you pardon me.",             # lord
-         "I do desire it with all my [MASK];",                   # heart
-         "O my dear niece, welcome thou [MASK] to me!",          # art
-         "An earnest conjuration from the [MASK],"]              # king
-for line in lines:
-    guesses = fill_mask(pretrained.model, tiny_tokenizer, line)
+lines = [("Now cracks a noble heart. Good night, sweet [MASK],", " prince"),  # Hamlet
+         ("I will, my [MASK]; I pray you pardon me.", " lord"),
+         ("I do desire it with all my [MASK];", " heart"),
+         ("O my dear niece, welcome thou [MASK] to me!", " art"),
+         ("An earnest conjuration from the [MASK],", " king")]
+for line, expected in lines:
+    ranked = fill_mask(pretrained.model, tiny_tokenizer, line, k=tiny_tokenizer.vocab_size)
+    tokens = [token for token, _ in ranked]
     print(line)
-    print("   " + "  ".join(f"{token!r} {p:.2f}" for token, p in guesses))
+    print("   " + "  ".join(f"{token!r} {p:.2f}" for token, p in ranked[:5]))
+    print(f"   expected {expected!r} ({len(tiny_tokenizer.encode(expected))} token): "
+          f"rank {tokens.index(expected) + 1} of {len(tokens):,}")
 # --8<-- [end:fill]
 
 # %% [markdown]
