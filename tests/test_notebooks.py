@@ -41,10 +41,12 @@ def script(tmp_path, monkeypatch):
 
 def test_cells_and_their_sources(script):
     notebook = nbformat.reads(notebooks.to_notebook(script), as_version=4)
-    assert [cell.cell_type for cell in notebook.cells] == ["markdown", "code", "code"]
+    assert [cell.cell_type for cell in notebook.cells] == ["markdown", "code", "code", "code"]
     assert notebook.cells[0].source == "# A title\n\nSome *prose* about the example."
-    assert notebook.cells[1].source == "import math\n\nx = math.sqrt(16)"
-    assert notebook.cells[2].source == (
+    # The reference numeric path comes before the script's first code cell (and its torch).
+    assert notebook.cells[1].source == notebooks.REFERENCE_PATH_CELL
+    assert notebook.cells[2].source == "import math\n\nx = math.sqrt(16)"
+    assert notebook.cells[3].source == (
         "print(x)  # --8<-- [start:not-a-marker] because code precedes it"
     )
 
@@ -58,7 +60,7 @@ def test_section_markers_are_removed(script):
 
 def test_stable_cell_ids_and_empty_cell_metadata(script):
     notebook = json.loads(notebooks.to_notebook(script))
-    assert [cell["id"] for cell in notebook["cells"]] == ["cell-0", "cell-1", "cell-2"]
+    assert [cell["id"] for cell in notebook["cells"]] == ["cell-0", "cell-1", "cell-2", "cell-3"]
     assert all(cell["metadata"] == {} for cell in notebook["cells"])
     assert all(cell.get("outputs", []) == [] for cell in notebook["cells"])
 

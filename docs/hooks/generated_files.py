@@ -16,7 +16,13 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
-from llm_evolution import figures, notebooks
+from llm_evolution import numerics
+
+# Figures draw from trained models, and notebook kernels (started by mkdocs-jupyter) inherit
+# this process's environment: both compute on the reference numeric path, like the tests.
+numerics.use_reference_path()
+
+from llm_evolution import figures, notebooks  # noqa: E402
 
 # A figure stands on a line of its own; the same text inside prose or code is left alone.
 FIGURE_IMAGE = re.compile(

@@ -250,7 +250,12 @@ TARGET = 0.9
 speed_names = ["rnn-translator", "rnn-attention-translator", "transformer-translator"]
 steps_needed = {name: steps_to_accuracy(trained[name].history, TARGET) for name in speed_names}
 for name in speed_names:
-    print(f"{names[name]:22} reaches {TARGET:.0%} held-out accuracy at step {steps_needed[name]}")
+    reached, steps = steps_needed[name], trained[name].recipe.config["steps"]
+    if reached is None:
+        print(f"{names[name]:22} never reaches {TARGET:.0%} held-out accuracy "
+              f"in its {steps:,} steps")
+    else:
+        print(f"{names[name]:22} reaches {TARGET:.0%} held-out accuracy at step {reached}")
 # --8<-- [end:steps_to_target]
 
 # %%

@@ -275,6 +275,8 @@ def run_benchmark(config: GPTConfig = DEFAULT_CONFIG, *, batch_size: int = 12,
         "date": datetime.date.today().isoformat(),
         "note": note,
         "machine": {"cpu": cpu_model(), "threads": torch.get_num_threads(),
+                    # Speed is measured on this machine's own kernels, not the reference path.
+                    "numeric_path": numerics.describe(),
                     "python": platform.python_version(), "torch": torch.__version__,
                     "transformers": transformers.__version__},
         "config": dict(config.__dict__),
@@ -369,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     transformers.utils.logging.set_verbosity_error()  # no generation-config chatter
     print(f"threads: {args.threads or torch.get_num_threads()}, cpu: {cpu_model()}",
           flush=True)
+    print(f"numeric path: {numerics.describe()}", flush=True)
     results = run_benchmark(threads=args.threads, train_rounds=args.train_rounds,
                             generation_rounds=args.generation_rounds,
                             new_tokens=args.new_tokens, note=args.note)

@@ -19,6 +19,14 @@ from llm_evolution.paths import REPO_ROOT, cache_dir, library_hash
 SNIPPETS = REPO_ROOT / "snippets"
 # Section markers are for the pages (pymdownx.snippets); a notebook reader does not need them.
 SECTION_MARKER = re.compile(r"^\s*# --8<-- \[(start|end):[\w-]+\]\s*$")
+# The first code cell of every notebook: the kernel computes on the book's reference numeric
+# path, so a reader who runs the notebook gets the page's numbers (llm_evolution.numerics).
+REFERENCE_PATH_CELL = """\
+# Run first, before anything imports torch: the numbers below are then the page's, on any
+# x86-64 machine (see llm_evolution.numerics).
+from llm_evolution import numerics
+
+print(numerics.use_reference_path())"""
 
 
 def main_snippets() -> dict[str, Path]:
@@ -33,6 +41,9 @@ def to_notebook(script: Path) -> str:
 
     lines = [line for line in script.read_text().splitlines() if not SECTION_MARKER.match(line)]
     notebook = jupytext.reads("\n".join(lines) + "\n", fmt="py:percent")
+    first_code = next((i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"),
+                      len(notebook.cells))
+    notebook.cells.insert(first_code, nbformat.v4.new_code_cell(REFERENCE_PATH_CELL))
     for index, cell in enumerate(notebook.cells):
         cell.id = f"cell-{index}"  # stable ids: the same script gives the same bytes
         cell.metadata = {}

@@ -57,7 +57,7 @@ def positional_encoding() -> plt.Figure:
     "decoder layer (weights averaged over the heads): one row per output digit, one column "
     "per source word. The first layer spreads its attention, most of it on the number words "
     "that say how long the number is (ten, billion, million). The second and third layers "
-    "form a clean diagonal: each digit puts most of its weight on the word that says it, and "
+    "form a diagonal: each digit puts most of its weight on the word that says it, and "
     "the zeros on the words that imply them (hundred, million, the end of the source). It is "
     "the alignment of the RNN with attention, learned without any recurrence.",
 )

@@ -70,10 +70,8 @@ def kv_cache_seconds(new_tokens=KV_NEW_TOKENS, prompt_length: int = KV_PROMPT_LE
     "gpt-loss-curves",
     alt="Held-out loss in bits per character against training steps for two identical small "
     "GPTs, one reading characters and one reading byte-pair tokens, with a dashed line for "
-    "chapter 1's neural bigram. The byte-pair model starts below the bigram and stays below "
-    "the character model all the way; the character model passes the bigram after about a "
-    "hundred steps. Both curves are still falling at the last step: longer training would "
-    "help both.",
+    "chapter 1's neural bigram. Both models end well below the bigram, the byte-pair model "
+    "lowest.",
 )
 def gpt_loss_curves() -> plt.Figure:
     from llm_evolution import zoo

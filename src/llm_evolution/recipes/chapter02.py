@@ -51,7 +51,7 @@ RNN_TRANSLATOR = Recipe(
     name="rnn-translator",
     build=build_rnn_translator,
     fit=fit_translator,
-    config={"name": "rnn-translator", "task": "numbers", "batch_size": 64, "steps": 2000,
+    config={"name": "rnn-translator", "task": "numbers", "batch_size": 64, "steps": 1000,
             "lr": 3e-3, "lr_decay": True, "eval_every": 100, "embed_size": 64,
             "hidden_size": 128, "attention": False},
     seed=0,

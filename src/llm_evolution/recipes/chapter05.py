@@ -84,7 +84,7 @@ BERT_MLM = Recipe(
     build=build_bert_mlm,
     fit=fit_bert_mlm,
     config={"name": "bert-mlm", "vocab_size": 2000, "length": 64, "batch_size": 32,
-            "steps": 3000, "lr": 1e-3, "warmup_steps": 200, "eval_every": 100,
+            "steps": 1500, "lr": 1e-3, "warmup_steps": 100, "eval_every": 100,
             "d_model": 128, "n_heads": 4, "n_layers": 4, "d_ff": 512, "dropout": 0.0},
     seed=0,
     data_fingerprint=data_and_code_fingerprint,
@@ -120,7 +120,7 @@ GENRE_CLASSIFIER = Recipe(
     fit=fit_genre_classifier,
     config={"name": "bert-genre", "vocab_size": BERT_MLM.config["vocab_size"],
             "length": BERT_MLM.config["length"], "pooling": "mean", "batch_size": 16,
-            "steps": 300, "lr": 3e-4, "probe_lr": 1e-2, "warmup_steps": 30,
+            "steps": 150, "lr": 3e-4, "probe_lr": 1e-2, "warmup_steps": 15,
             "seeds": [0, 1, 2]},
     seed=0,
     # The experiment starts from the pretrained model: a new one means a new experiment.

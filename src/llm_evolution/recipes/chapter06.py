@@ -69,7 +69,7 @@ def fit_gpt(model: GPT, config: dict, seed: int) -> History:
     )
 
 
-SHARED = {"context_size": 64, "d_model": 128, "n_heads": 4, "n_layers": 4, "batch_size": 32,
+SHARED = {"context_size": 64, "d_model": 128, "n_heads": 4, "n_layers": 4, "batch_size": 16,
           "steps": 1000, "lr": 3e-3, "warmup_steps": 100, "eval_every": 50}
 GPT_CHAR = Recipe(
     name="gpt-char", build=build_gpt, fit=fit_gpt,

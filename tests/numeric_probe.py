@@ -1,0 +1,133 @@
+"""Train three small models the way the model cache does and print a hash of their weights.
+
+Run by ``tests/test_numeric_path.py`` as ``python -m tests.numeric_probe`` in subprocesses
+whose environments emulate other CPUs (MKL instruction caps, MKL's Intel path, oneDNN ISA
+caps, glibc hardware-capability masks, the parent's thread variables): on the reference
+numeric path every hash must be the same. ``--weaken PART`` drops one part of the recipe
+(``mkl_cbwr``, ``onednn``, ``threads`` or ``aten``), for the test's negative controls.
+
+The models cover every kind of kernel that decides a trained model's bits: a GPT (matmuls,
+softmax, layer norm, tanh GELU, AdamW's sqrt), a BERT with dropout and erf GELU (oneDNN's
+GELU when it is on), and the GRU translator of chapter 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+
+from llm_evolution import numerics
+
+PARTS = ("mkl_cbwr", "onednn", "threads", "aten")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--weaken", choices=PARTS, action="append", default=[])
+    parser.add_argument("--steps", type=int, default=15)
+    parser.add_argument("--override", action="append", default=[], metavar="VAR=VALUE",
+                        help="set after pinning (a CPU that would choose another ISA, say)")
+    args = parser.parse_args()
+
+    # The product's own entry point, minus the weakened parts (before torch is imported).
+    if "mkl_cbwr" in args.weaken:
+        del numerics.REFERENCE_ENV["MKL_CBWR"]
+    if "aten" in args.weaken:
+        del numerics.REFERENCE_ENV["ATEN_CPU_CAPABILITY"]
+    numerics.pin_environment()
+    for assignment in args.override:
+        name, value = assignment.split("=", 1)
+        os.environ[name] = value
+    import torch
+
+    settings = numerics.reference_settings()
+    if "onednn" in args.weaken or "threads" in args.weaken:
+        settings = weakened_settings(torch, keep_threads="threads" not in args.weaken,
+                                     keep_onednn_off="onednn" not in args.weaken)
+    with settings:
+        hashes = {name: weights_hash(train_one(name, args.steps)) for name in MODELS}
+        hashes["path"] = numerics.describe()
+    print(json.dumps(hashes))
+
+
+@contextlib.contextmanager
+def weakened_settings(torch, keep_threads: bool, keep_onednn_off: bool):
+    """:func:`numerics.reference_settings` without one of its two parts: the thread count is
+    then whatever the environment gave torch, and oneDNN stays on."""
+    threads = torch.get_num_threads()
+    if keep_threads:
+        torch.set_num_threads(numerics.REFERENCE_THREADS)
+    torch.backends.mkldnn.enabled = not keep_onednn_off
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def weights_hash(model) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def train_one(name: str, steps: int):
+    import torch
+
+    from llm_evolution.training import random_windows, train
+
+    torch.manual_seed(0)
+    model, batches = MODELS[name]()
+    train(model, batches, steps=steps, lr=1e-3, eval_every=steps, seed=0, progress=False)
+    return model
+
+
+def gpt():
+    import torch
+
+    from llm_evolution.models.gpt import GPT, GPTConfig
+    from llm_evolution.training import random_windows
+
+    ids = torch.randint(0, 65, (5000,), generator=torch.Generator().manual_seed(0))
+    # nanoGPT's CPU shape, with dropout so that the random stream is exercised too.
+    return (GPT(GPTConfig(vocab_size=65, context_size=64, d_model=128, n_heads=4, n_layers=2,
+                          dropout=0.1)),
+            random_windows(ids, 64, 12))
+
+
+def bert():
+    import torch
+
+    from llm_evolution.models.bert import BertConfig, BertForMaskedLM
+
+    config = BertConfig(vocab_size=200, max_position=64, d_model=128, n_heads=4, n_layers=2,
+                        d_ff=512, dropout=0.1)
+
+    def batches(generator):
+        ids = torch.randint(1, 200, (16, 64), generator=generator)
+        hidden = torch.rand(16, 64, generator=generator) < 0.15
+        hidden[:, 0] = True  # at least one hidden token per row
+        labels = torch.where(hidden, ids, torch.full_like(ids, -100))
+        return ids.masked_fill(hidden, 3), labels
+
+    return BertForMaskedLM(config), batches
+
+
+def gru():
+    from llm_evolution.models.rnn import Seq2SeqRNN
+    from llm_evolution.translation import translation_data
+
+    data = translation_data("numbers", n_train=2000, n_held_out=100)
+    model = Seq2SeqRNN(len(data.source_vocab), len(data.target_vocab), embed_size=32,
+                       hidden_size=64, attention=True)
+    return model, data.batches("train", 32)
+
+
+MODELS = {"gpt": gpt, "bert": bert, "gru": gru}
+
+if __name__ == "__main__":
+    main()

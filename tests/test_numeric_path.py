@@ -1,0 +1,140 @@
+"""The reference numeric path gives the same trained weights on any CPU this machine can emulate.
+
+A second CPU is not at hand, so each difference between two x86-64 machines that decides float
+results is emulated here, in a subprocess that trains a GPT, a BERT (dropout, erf GELU) and
+the GRU translator for a few steps (``tests/numeric_probe.py``) and prints their weight hashes:
+
+* MKL capped at older instruction sets (``MKL_ENABLE_INSTRUCTIONS``);
+* MKL taking its Intel code path on this AMD CPU (a two-function library under
+  ``LD_PRELOAD`` that answers "Intel" to MKL's vendor check: a test technique only);
+* oneDNN capped at SSE4.1 (``ONEDNN_MAX_CPU_ISA``), as on an older CPU;
+* glibc told to hide AVX2 and FMA from its own function variants (``GLIBC_TUNABLES``);
+* the parent's thread variables (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``);
+* all of them at once.
+
+On the reference path every hash equals the plain run's. The negative controls run the same
+emulations with one part of the recipe removed and must see the weights change, so the test
+fails if the recipe is weakened (and shows that each emulation reaches the kernels it claims).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from llm_evolution import numerics
+from tests.docs_harness import REPO_ROOT
+
+pytestmark = pytest.mark.skipif(
+    numerics.unsupported_reason() is not None,
+    reason=f"no reference numeric path on this machine: {numerics.unsupported_reason()}")
+
+INTEL_SHIM = """
+int mkl_serv_intel_cpu_true(void) { return 1; }
+int mkl_serv_intel_cpu(void) { return 1; }
+"""
+GLIBC_MASK = "glibc.cpu.hwcaps=-AVX2,-FMA,-AVX2_Usable,-FMA_Usable,-AVX_Fast_Unaligned_Load"
+
+
+@pytest.fixture(scope="module")
+def intel_shim(tmp_path_factory) -> str:
+    """A shared library that makes MKL believe it runs on an Intel CPU."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.fail("the emulation test needs a C compiler (Debian: apt-get install gcc) to "
+                    "build its LD_PRELOAD library; .ci/run installs one")
+    folder = tmp_path_factory.mktemp("shim")
+    (folder / "intel.c").write_text(INTEL_SHIM)
+    library = folder / "libintel.so"
+    subprocess.run([compiler, "-shared", "-fPIC", "-o", str(library), str(folder / "intel.c")],
+                   check=True)
+    return str(library)
+
+
+def probe(env: dict[str, str], *args: str) -> dict[str, str]:
+    """Weight hashes from a fresh process whose environment is this one's without the reference
+    variables (the probe pins itself, as the library does) plus ``env``."""
+    base = {name: value for name, value in os.environ.items()
+            if name not in numerics.REFERENCE_ENV}
+    result = subprocess.run([sys.executable, "-m", "tests.numeric_probe", "--steps", "3", *args],
+                            env={**base, **env}, cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=300)
+    if result.returncode != 0:
+        raise AssertionError(f"probe {env} {args} failed:\n{result.stderr[-3000:]}")
+    hashes = json.loads(result.stdout.strip().splitlines()[-1])
+    hashes.pop("path")
+    return hashes
+
+
+def run_all(cases: dict[str, tuple[dict[str, str], tuple[str, ...]]]) -> dict[str, dict]:
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two processes of two threads each
+        futures = {name: pool.submit(probe, env, *args) for name, (env, args) in cases.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def test_weights_identical_under_every_emulated_cpu(intel_shim):
+    mkl_intel = {"LD_PRELOAD": intel_shim}
+    onednn_sse41 = ("--override", "ONEDNN_MAX_CPU_ISA=SSE41")
+    cases = {
+        "plain": ({}, ()),
+        "MKL_ENABLE_INSTRUCTIONS=AVX2": ({"MKL_ENABLE_INSTRUCTIONS": "AVX2"}, ()),
+        "MKL_ENABLE_INSTRUCTIONS=SSE4_2": ({"MKL_ENABLE_INSTRUCTIONS": "SSE4_2"}, ()),
+        "MKL on its Intel path": (mkl_intel, ()),
+        "oneDNN capped at SSE4.1": ({}, onednn_sse41),
+        "glibc without AVX2 and FMA": ({"GLIBC_TUNABLES": GLIBC_MASK}, ()),
+        "parent threads 1": ({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}, ()),
+        "parent threads 7": ({"OMP_NUM_THREADS": "7", "MKL_NUM_THREADS": "7"}, ()),
+        "all at once": ({**mkl_intel, "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
+                         "GLIBC_TUNABLES": GLIBC_MASK, "OMP_NUM_THREADS": "1",
+                         "MKL_NUM_THREADS": "1"}, onednn_sse41),
+    }
+    hashes = run_all(cases)
+    reference = hashes["plain"]
+    differing = {name: got for name, got in hashes.items() if got != reference}
+    print(json.dumps(hashes, indent=1))  # the closing note's table: pytest -s shows it
+    assert not differing, f"weights changed on the reference path: {differing} != {reference}"
+
+
+def test_each_part_of_the_recipe_is_needed(intel_shim):
+    """Without one part of the recipe, some emulated CPU trains different weights."""
+    controls = {
+        # Without MKL_CBWR=COMPATIBLE, MKL's Intel path computes matmuls differently.
+        "mkl_cbwr": ({"LD_PRELOAD": intel_shim}, ()),
+        # With oneDNN on, the erf GELU follows oneDNN's ISA (the BERT changes).
+        "onednn": ({}, ("--override", "ONEDNN_MAX_CPU_ISA=SSE41")),
+        # Without a fixed thread count, the parent's OMP_NUM_THREADS decides the sums.
+        "threads": ({"OMP_NUM_THREADS": "1"}, ()),
+        # Without ATen pinned to AVX2, a CPU whose ATen picks another width differs.
+        "aten": ({}, ("--override", "ATEN_CPU_CAPABILITY=default")),
+    }
+    cases = {}
+    for part, (env, args) in controls.items():
+        cases[f"{part} weakened"] = ({}, ("--weaken", part))
+        cases[f"{part} weakened, emulated"] = (env, ("--weaken", part, *args))
+    hashes = run_all(cases)
+    for part in controls:
+        assert hashes[f"{part} weakened"] != hashes[f"{part} weakened, emulated"], (
+            f"without the {part!r} part of the recipe the emulation changed nothing: the test "
+            f"could not tell that part is needed")
+
+
+def test_glibc_mask_reaches_glibc():
+    """The glibc emulation is real: the dynamic loader reports AVX2 and FMA as inactive."""
+    loader = "/lib64/ld-linux-x86-64.so.2"
+    if not os.path.exists(loader):
+        pytest.skip(f"no {loader} to ask (not glibc on x86-64)")
+
+    def active_features(env: dict[str, str]) -> list[str]:
+        shown = subprocess.run([loader, "--list-diagnostics"], env=env, capture_output=True,
+                               text=True, check=True).stdout
+        return [line for line in shown.splitlines() if ".active[" in line]
+
+    plain = active_features({})
+    masked = active_features({"GLIBC_TUNABLES": GLIBC_MASK})
+    assert plain and masked != plain
