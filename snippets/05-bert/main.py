@@ -154,7 +154,7 @@ for make in [lambda: model(torch.tensor([[101, 40000, 102]])),
 # %% [markdown]
 # ## Pretraining a tiny BERT ourselves
 #
-# Masked-LM pretraining on the plays, through the model cache (a few minutes the first time).
+# Masked-LM pretraining on the plays, through the model cache (about ten minutes the first time).
 
 # %%
 # --8<-- [start:pretrain]

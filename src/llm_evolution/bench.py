@@ -35,6 +35,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from llm_evolution import numerics
 from llm_evolution.generation import generate
 from llm_evolution.models.gpt import GPT, GPTConfig
 from llm_evolution.paths import REPO_ROOT
