@@ -9,8 +9,10 @@
   what the python block just before it printed. A block that prints without an output block
   after it fails too: the reader would never see that output.
 * Times are not the same on two machines. An output block titled
-  ``"Output (times vary by machine)"`` is compared with every number masked: the text around the
-  numbers must match, the numbers are whatever this machine measured. Prose must not quote them
+  ``"Output (times vary by machine)"`` is compared with its measured numbers masked: a number
+  right before a time unit or a speed-up sign ("12.3 ms", "4.1 s", "850 µs", "3.2x", "1.6×")
+  is whatever this machine measured; the text around them and every other number (lengths,
+  counts, accuracies) must match. Prose must not quote the masked numbers
   (``tests/test_docs_guards.py``), and claims about them are checked by unit tests with margins.
 * Trained models print the same numbers on every machine that runs the reference numeric path
   (:mod:`llm_evolution.numerics`). Where it cannot run (an ARM laptop, say), an output block
@@ -45,6 +47,9 @@ INCLUDE_LINE = re.compile(r"^\s*-{1,}8<-{1,}\s")
 TIMINGS_TITLE = "Output (times vary by machine)"
 OUTPUT_INFO = r' ?\{ \.text \.no-copy title="Output(?: \(times vary by machine\))?" \}'
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?(?:e[+-]?\d+)?")
+# A measured time or speed-up: a whole number right before a time unit (ms, s, µs) or right
+# before a speed-up sign (x, ×). Only these differ between machines.
+TIMING = re.compile(rf"(?<![\d.,]){NUMBER.pattern}(?:(?=\s*(?:ms|s|[µμ]s)\b)|(?=[x×](?!\w)))")
 PLATFORM_TOLERANCE = 0.02  # relative, for trained models' outputs off the reference path
 DIFFERS = "differs on this platform"
 
@@ -183,11 +188,7 @@ class OutputParser:
             return f"Output block at line {example.line} does not follow a python block"
         actual = _normalise(printed.text)
         if _is_timings(example):
-            # Numbers masked, and runs of spaces collapsed: a number padded to a column
-            # width takes more or fewer spaces when it has more or fewer digits.
-            expected, actual = ("\n".join(re.sub(r" +", " ", line).strip()
-                                          for line in NUMBER.sub("#", text).splitlines())
-                                for text in (expected, actual))
+            expected, actual = mask_timings(expected), mask_timings(actual)
         if actual == expected:
             return None
         diff = "\n".join(difflib.unified_diff(expected.splitlines(), actual.splitlines(),
@@ -203,6 +204,14 @@ class OutputParser:
             pytest.xfail(f"{DIFFERS} (a trained model's output, off the reference numeric "
                          f"path): {message}")
         return message
+
+
+def mask_timings(text: str) -> str:
+    """``text`` with every measured time and speed-up (:data:`TIMING`) replaced by ``#`` and
+    runs of spaces collapsed, since a number padded to a column width takes more or fewer
+    spaces when it has more or fewer digits: what a timings block must match on any machine."""
+    return "\n".join(re.sub(r" +", " ", line).strip()
+                     for line in TIMING.sub("#", text).splitlines())
 
 
 def _zoo_loads() -> int:
@@ -252,6 +261,40 @@ def check_nothing_unshown(namespace: dict) -> None:
     printed = PENDING.pop(id(namespace), None)
     if printed is not None and printed.text.strip():
         raise AssertionError(_unshown(printed, "page"))
+
+
+INCLUDE_TARGET = re.compile(r'^\s*-{1,}8<-{1,}\s+"(?P<file>[^":]+)(?::[\w-]+)?"', re.MULTILINE)
+
+
+def page_key(page: Path) -> str:
+    """Key of everything a page's run depends on: its text, the files it includes, the import
+    closure of the ``llm_evolution`` modules its code uses (which, through the model cache,
+    covers every recipe), this harness, the library versions and the numeric path. A page
+    whose key has a passing run on record need not run again (see conftest.py)."""
+    import ast
+
+    from llm_evolution import cache
+
+    text = page.read_text()
+    included = sorted({(REPO_ROOT / match["file"]).resolve()
+                       for match in INCLUDE_TARGET.finditer(text)})
+    code = "\n".join(expand_includes(fence.body) for fence in top_level_fences(text)
+                     if fence.info == "python")
+    modules = set()
+    for node in ast.walk(ast.parse(code)):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        modules.update(name for name in names if name.split(".")[0] == cache.PACKAGE
+                       and cache._resolve(name, (cache.PACKAGE,)) is not None)
+    python_files = [path for path in included if path.suffix == ".py"]
+    return cache.build_key(
+        *sorted(modules), *python_files, Path(__file__), REPO_ROOT / "conftest.py",
+        distributions=("torch", "transformers", "tokenizers", "sybil", "pymdown-extensions"),
+        extra=(page.relative_to(REPO_ROOT).as_posix(), text,
+               *(path.read_text() for path in included if path.suffix != ".py")))
 
 
 def make_sybil(patterns=("*.md", "**/*.md"), path: str = ".") -> Sybil:

@@ -21,6 +21,7 @@ from llm_evolution.attention import (
     causal_mask,
     padding_mask,
     scaled_dot_product_attention,
+    storing_attention_weights,
 )
 
 TOLERANCE = 1e-5
@@ -147,10 +148,12 @@ def copy_into_torch(ours: MultiHeadAttention) -> nn.MultiheadAttention:
     return theirs.eval()
 
 
-@pytest.fixture
-def heads():
+@pytest.fixture(params=[False, True], ids=["fused", "store_weights"])
+def heads(request):
+    """Ours (both paths: the fused kernel, and the written-out one that keeps the weights)
+    and torch's nn.MultiheadAttention with the same weights."""
     torch.manual_seed(0)
-    ours = MultiHeadAttention(d_model=32, n_heads=4).eval()
+    ours = MultiHeadAttention(d_model=32, n_heads=4, store_weights=request.param).eval()
     return ours, copy_into_torch(ours)
 
 
@@ -158,8 +161,33 @@ def test_mha_matches_torch_self_attention(heads):
     ours, theirs = heads
     x = torch.randn(3, 6, 32, generator=torch.Generator().manual_seed(1))
     expected, expected_weights = theirs(x, x, x, average_attn_weights=False)
-    assert (ours(x, x, x) - expected).abs().max() < TOLERANCE
+    with storing_attention_weights(ours):
+        out = ours(x, x, x)
+    assert (out - expected).abs().max() < TOLERANCE
     assert (ours.last_weights - expected_weights).abs().max() < TOLERANCE
+
+
+def test_mha_keeps_weights_only_when_asked():
+    torch.manual_seed(0)
+    attention = MultiHeadAttention(d_model=32, n_heads=4)
+    x = torch.randn(1, 3, 32)
+    attention(x, x, x)
+    assert attention.last_weights is None  # the fused kernel never forms them
+    with pytest.raises(RuntimeError, match="inside"):
+        with storing_attention_weights(attention):
+            attention(x, x, x)
+            assert attention.last_weights.shape == (1, 4, 3, 3)
+            raise RuntimeError("an error inside the block")
+    assert attention.store_weights is False  # restored, even after the error
+
+
+def test_mha_fused_path_checks_the_mask(heads):
+    ours, _ = heads
+    x = torch.randn(2, 6, 32)
+    with pytest.raises(ValueError, match="does not broadcast"):
+        ours(x, x, x, mask=torch.ones(2, 1, 1, 5, dtype=torch.bool))
+    with pytest.raises(ValueError, match="boolean"):
+        ours(x, x, x, mask=torch.ones(2, 1, 1, 6))
 
 
 def test_mha_matches_torch_with_key_padding_mask(heads):
@@ -187,7 +215,8 @@ def test_mha_matches_torch_cross_attention(heads):
     memory = torch.randn(2, 7, 32, generator=generator)
     ids = torch.tensor([[3, 4, 5, 0, 0, 0, 0], [3, 4, 5, 6, 7, 8, 9]])
     expected, _ = theirs(target, memory, memory, key_padding_mask=ids == 0)
-    out = ours(target, memory, memory, mask=padding_mask(ids, 0))
+    with storing_attention_weights(ours):
+        out = ours(target, memory, memory, mask=padding_mask(ids, 0))
     assert out.shape == (2, 4, 32)
     assert (out - expected).abs().max() < TOLERANCE
     assert ours.last_weights.shape == (2, 4, 4, 7)

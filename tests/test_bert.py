@@ -15,6 +15,7 @@ import sys
 import pytest
 import torch
 
+from llm_evolution.attention import storing_attention_weights
 from llm_evolution.interop.hf import (
     bert_from_hf,
     bert_name_pairs,
@@ -111,7 +112,8 @@ def test_minilm_hidden_states_pooler_and_attention_match_transformers(minilm):
     assert (mask == 0).any(), "the batch should contain padding"
     with torch.no_grad():
         reference = hf_model(**batch, output_attentions=True)
-        hidden = ours(batch["input_ids"], mask, batch["token_type_ids"])
+        with storing_attention_weights(ours):
+            hidden = ours(batch["input_ids"], mask, batch["token_type_ids"])
     # Padded positions carry no meaning (nothing attends to them, and float32 noise there is
     # larger), so the outputs are compared at the real tokens; the float64 test below compares
     # every position.

@@ -1,4 +1,4 @@
-"""Chapter 6's helpers: the BPE corpus, bits per character, and the figure helpers."""
+"""Chapter 6's helpers: the BPE corpus, bits per character, temperature and the KV-cache timing."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from llm_evolution.data.text import char_corpus
-from llm_evolution.figures.chapter06 import kv_cache_seconds, temperature_probabilities
+from llm_evolution.data.text import BPE_VOCAB_SIZE, bpe_corpus, char_corpus
+from llm_evolution.evaluation import bits_per_character, held_out_nats
+from llm_evolution.generation import kv_cache_seconds, temperature_probabilities
 from llm_evolution.models.gpt import GPT, GPTConfig
-from llm_evolution.recipes.chapter06 import (BPE_VOCAB_SIZE, bits_per_character, bpe_corpus,
-                                             held_out_nats)
 
 
 def small_gpt(vocab: int = 30, context: int = 8, seed: int = 0) -> GPT:
@@ -75,6 +74,6 @@ def test_temperature_sharpens_and_flattens():
 
 
 def test_kv_cache_seconds_measures_both_ways():
-    seconds = kv_cache_seconds(new_tokens=(4, 8), prompt_length=8)
+    seconds = kv_cache_seconds.measure_again(new_tokens=(4, 8), prompt_length=8)
     assert list(seconds) == [4, 8]
     assert all(len(pair) == 2 and min(pair) > 0 for pair in seconds.values())

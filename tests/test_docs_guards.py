@@ -7,6 +7,7 @@ without a word. These tests make such silent gaps fail loudly.
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from tests.docs_harness import (
     TIMINGS_TITLE,
     expand_includes,
     make_sybil,
+    mask_timings,
     top_level_fences,
 )
 
@@ -116,20 +118,94 @@ def test_every_figure_is_registered_and_used():
 CHAPTERS = sorted((DOCS / "chapters").glob("*.md"))
 
 
+# A decimal number of the prose ("0.659", "1,625.5"), not a percentage, a version or a word.
+PROSE_DECIMAL = re.compile(r"(?<![\w.])\d[\d,]*\.\d+(?!\w|\.\d| ?%)")
+# A percentage of the prose, whole or decimal ("42%", "83.9 %").
+PROSE_PERCENT = re.compile(r"(?<![\w.,])(\d[\d,]*(?:\.\d+)?) ?%")
+# A fraction as code prints it ("0.42", "1.000", not "-0.8"): it may be a percentage of the prose.
+PRINTED_FRACTION = re.compile(r"(?<![\d.-])(?<!\d,)[01]\.\d+(?!\d|[.,]\d)")
+
+
+def _whole(number: str) -> str:
+    """A regex for ``number`` as a whole number: no digit, decimal point or thousands separator
+    glued to either end, so "0.5" is not found in "10.53" nor "14" in "14,782"."""
+    return rf"(?<![\d.])(?<!\d,){re.escape(number)}(?!\d|[.,]\d)"
+
+
+def percent_is_printed(percent: str, printed: str) -> bool:
+    """Whether a percentage of the prose ("42", from "42%") is in the output: as "42%" or
+    "42 %", or as a fraction whose value rounds to it at the prose's precision ("0.42",
+    "0.4213"; "0.4151" rounds to 42% too, as a reader converting it would)."""
+    if re.search(_whole(percent) + " ?%", printed):
+        return True
+    want = Decimal(percent.replace(",", ""))
+    places = Decimal(1).scaleb(-len(percent.partition(".")[2]))  # 1, 0.1, 0.01 ...
+    return any(Decimal(f) <= 1
+               and (Decimal(f) * 100).quantize(places, rounding=ROUND_HALF_UP) == want
+               for f in PRINTED_FRACTION.findall(printed))
+
+
+def unprinted_numbers(prose: str, printed: str) -> list[str]:
+    """The decimal numbers and percentages of ``prose`` that ``printed`` does not show, each
+    compared as a whole number (see :func:`_whole` and :func:`percent_is_printed`)."""
+    prose = re.sub(r"(arXiv:|abs/)\d{4}\.\d{4,5}", "", prose)  # paper ids, not measurements
+    missing = {n for n in PROSE_DECIMAL.findall(prose) if not re.search(_whole(n), printed)}
+    missing |= {f"{n}%" for n in PROSE_PERCENT.findall(prose)
+                if not percent_is_printed(n, printed)}
+    return sorted(missing)
+
+
 @pytest.mark.parametrize("page", CHAPTERS, ids=lambda p: p.name)
 def test_numbers_in_prose_are_printed(page: Path):
-    """A decimal number in a chapter's prose must appear in one of its output blocks.
+    """A decimal number or a percentage in a chapter's prose must appear in one of its output
+    blocks, as a whole number: "0.5" is not found in "10.53".
 
-    Measurements live in chapters; timings (which vary by machine) may not be quoted; arXiv ids (``arXiv:1706.03762``) are not measurements.
+    Measurements live in chapters. A timings block counts with its times and speed-ups masked
+    (they vary by machine, so prose may not quote them); its other numbers are checked by the
+    page harness like any output. arXiv ids (``arXiv:1706.03762``) are not measurements.
     """
     text = page.read_text()
-    # Timings differ on every machine, so prose may not quote them.
-    printed = "\n".join(f.body for f in top_level_fences(text)
-                        if "Output" in f.info and TIMINGS_TITLE not in f.info)
-    prose = re.sub(r"(arXiv:|abs/)\d{4}\.\d{4,5}", "", _prose(text))
-    numbers = re.findall(r"(?<![\w.])\d[\d,]*\.\d+(?![\w.])", prose)
-    unprinted = sorted({n for n in numbers if n not in printed})
+    printed = "\n".join(mask_timings(f.body) if TIMINGS_TITLE in f.info else f.body
+                        for f in top_level_fences(text) if "Output" in f.info)
+    unprinted = unprinted_numbers(_prose(text), printed)
     assert not unprinted, f"{page.name}: numbers in the prose that no code prints: {unprinted}"
+
+
+@pytest.mark.parametrize("prose, printed", [
+    ("the loss falls to 0.53 bits", "entropy 0.53 bits"),
+    ("the loss falls to 0.53.", "entropy 0.53"),  # a full stop after the number
+    ("1,625.5 positions", "read 1,625.5 positions"),
+    ("it gets 42% right", "accuracy 42%"),
+    ("it gets 42% right", "accuracy 42 %"),
+    ("it gets 42% right", "accuracy 0.42"),
+    ("it gets 42% right", "accuracy 0.4213"),  # rounds to 42%
+    ("it gets 83.9% right", "accuracy 0.839"),
+    ("all of them (100.0%)", "accuracy 1.000"),
+    ("from 58.0% to 80.0%", "58.0% ... 80.0%"),
+    ("(arXiv:1706.03762)", ""),
+    ("3.2x faster", ""),  # a speed-up is a timing: only the masked block shows it
+])
+def test_prose_numbers_found_in_the_output(prose, printed):
+    assert unprinted_numbers(prose, printed) == []
+
+
+@pytest.mark.parametrize("prose, printed, missing", [
+    ("a loss of 0.5", "loss 10.53", ["0.5"]),  # not inside a longer number
+    ("a loss of 0.5", "loss 0.53", ["0.5"]),
+    ("a loss of 0.5", "version 1.0.5", ["0.5"]),
+    ("a loss of 10.5", "loss 110.5", ["10.5"]),
+    ("14.7 tokens", "14.782 tokens", ["14.7"]),
+    ("the loss falls to 0.53.", "", ["0.53"]),  # the full stop used to hide it
+    ("it gets 42% right", "accuracy 142%", ["42%"]),
+    ("it gets 42% right", "accuracy 0.042", ["42%"]),
+    ("it gets 42% right", "accuracy 4.2%", ["42%"]),
+    ("it gets 42% right", "a change of -0.42", ["42%"]),
+    ("it gets 42% right", "accuracy 0.4251", ["42%"]),  # rounds to 43%
+    ("it gets 4.2% right", "accuracy 42%", ["4.2%"]),
+    ("the step takes 12.3 ms", mask_timings("step: 12.3 ms"), ["12.3"]),
+])
+def test_prose_numbers_missing_from_the_output(prose, printed, missing):
+    assert unprinted_numbers(prose, printed) == missing
 
 
 def test_milestones_are_cited_on_the_papers_page():

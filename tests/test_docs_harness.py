@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sybil.example import SybilFailure
 
-from tests.docs_harness import check_nothing_unshown, make_sybil, update_outputs
+from tests.docs_harness import check_nothing_unshown, make_sybil, mask_timings, update_outputs
 
 FENCE = "```"
 OUTPUT = '``` { .text .no-copy title="Output" }'
@@ -93,7 +93,71 @@ def test_timings_output_masks_numbers_but_checks_the_words(tmp_path):
                            f"{TIMINGS}\nstep: 9.75 s\n{FENCE}\n")
 
 
+def test_timings_output_checks_numbers_that_are_not_times(tmp_path):
+    """Only a number before a time unit or a speed-up sign is masked: a length, a count or an
+    accuracy in a timings block must match like any output."""
+    for printed, shown in [("length 8: 12.5 ms", "length 16: 12.5 ms"),
+                           ("256 sequences: 0.4 s", "128 sequences: 0.4 s"),
+                           ("90% accuracy after 3.1 s", "80% accuracy after 3.1 s"),
+                           ("8,000 tokens in 0.52 s", "1,024 tokens in 0.52 s")]:
+        with pytest.raises(SybilFailure, match="differs"):
+            run_page(tmp_path, f"{FENCE}python\nprint({printed!r})\n{FENCE}\n\n"
+                               f"{TIMINGS}\n{shown}\n{FENCE}\n")
+
+
+def test_timings_output_masks_every_time_unit_and_speed_up_sign(tmp_path):
+    printed = "8: 33.5 ms, 4191 µs, 12.0 s, 2s (1.3x faster, 10.1× less), 120 ms"
+    shown = "8: 3.5 ms, 91 µs, 1.25 s, 30s (10.3x faster, 2.0× less), 1,120 ms"
+    run_page(tmp_path, f"{FENCE}python\nprint({printed!r})\n{FENCE}\n\n"
+                       f"{TIMINGS}\n{shown}\n{FENCE}\n")
+
+
+@pytest.mark.parametrize("text, masked", [
+    ("length   8: 33.5 ms per step", "length 8: # ms per step"),
+    ("257     0.14 s     0.32 s          0.4x", "257 # s # s #x"),
+    ("64 new tokens: 0.45 s (3.2x faster)", "64 new tokens: # s (#x faster)"),
+    ("12 steps, 5 sx, 3 x 4", "12 steps, 5 sx, 3 x 4"),  # no unit, nothing masked
+])
+def test_mask_timings(text, masked):
+    assert mask_timings(text) == masked
+
+
 def test_plain_output_does_not_mask_numbers(tmp_path):
     with pytest.raises(SybilFailure, match="differs"):
         run_page(tmp_path, f"{FENCE}python\nprint('step: 12.5 ms')\n{FENCE}\n\n"
                            f"{OUTPUT}\nstep: 9.75 ms\n{FENCE}\n")
+
+
+# ------------------------------------------------------------------ incremental: what reruns
+
+
+@pytest.fixture
+def edited(monkeypatch):
+    """Pretend a file's bytes changed (as an edit would), without touching the file: every
+    key reads sources through llm_evolution.cache._read_source."""
+    from llm_evolution import cache
+
+    real = cache._read_source
+    changed: set[Path] = set()
+    monkeypatch.setattr(cache, "_read_source", lambda path: real(path) + (
+        b"\n# an edit\n" if path.resolve() in changed else b""))
+    return changed
+
+
+def test_editing_a_chapter_snippet_reruns_that_chapter_only(edited):
+    from llm_evolution import notebooks, zoo
+    from tests.docs_harness import REPO_ROOT, page_key
+
+    pages = sorted((REPO_ROOT / "docs").rglob("*.md"))
+    scripts = notebooks.main_snippets()
+    zoo._load_recipes()
+    before = ({page: page_key(page) for page in pages},
+              {slug: notebooks.notebook_key(script) for slug, script in scripts.items()},
+              {name: recipe.key() for name, recipe in zoo.RECIPES.items()})
+    edited.add(scripts["06-gpt"].resolve())
+    after = ({page: page_key(page) for page in pages},
+             {slug: notebooks.notebook_key(script) for slug, script in scripts.items()},
+             {name: recipe.key() for name, recipe in zoo.RECIPES.items()})
+    assert [p.name for p in pages if before[0][p] != after[0][p]] == ["06-gpt.md"]
+    assert [slug for slug in scripts if before[1][slug] != after[1][slug]] == ["06-gpt"]
+    assert before[2] == after[2], "a snippet edit must retrain nothing"

@@ -30,6 +30,7 @@ import pytest
 
 from llm_evolution import numerics
 from tests.docs_harness import REPO_ROOT
+from tests.incremental import run_when_changed
 
 pytestmark = pytest.mark.skipif(
     numerics.unsupported_reason() is not None,
@@ -40,6 +41,14 @@ int mkl_serv_intel_cpu_true(void) { return 1; }
 int mkl_serv_intel_cpu(void) { return 1; }
 """
 GLIBC_MASK = "glibc.cpu.hwcaps=-AVX2,-FMA,-AVX2_Usable,-FMA_Usable,-AVX_Fast_Unaligned_Load"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def up_to_date(request):
+    """Minutes of training in subprocesses: run again only when the path's code changes."""
+    yield from run_when_changed(request, "llm_evolution.numerics", "llm_evolution.models.gpt",
+                                "llm_evolution.models.bert", "llm_evolution.models.rnn",
+                                REPO_ROOT / "tests" / "numeric_probe.py")
 
 
 @pytest.fixture(scope="module")

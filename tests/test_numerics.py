@@ -21,7 +21,8 @@ def _fit(model, config: dict, seed: int) -> History:
 
 
 TINY = zoo.Recipe(name="test-numerics-bigram", build=lambda config: NeuralBigram(config["vocab"]),
-                  fit=_fit, config={"vocab": 4, "steps": 2}, seed=0)
+                  fit=_fit, config={"vocab": 4, "steps": 2}, seed=0,
+                  data_fingerprint=lambda: "synthetic-v1")
 
 
 @pytest.fixture

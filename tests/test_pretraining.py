@@ -26,6 +26,7 @@ from llm_evolution.pretraining import (
     fill_mask,
     labelled_rows,
     mask_tokens,
+    masked_accuracy,
     mlm_batches,
     play_speeches,
     row_batches,
@@ -183,3 +184,22 @@ def test_linear_probe_learns_a_separable_problem():
         loss.backward()
         optimizer.step()
     assert accuracy(probe, (vectors,), labels) > 0.95
+
+
+def test_masked_accuracy_counts_top_k_at_hidden_positions_only():
+    torch.manual_seed(0)
+    model = BertForMaskedLM(BertConfig(vocab_size=VOCAB, max_position=16, d_model=32,
+                                       n_heads=4, n_layers=1, d_ff=64)).eval()
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randint(5, VOCAB, (3, 16), generator=generator)
+    labels = torch.full_like(inputs, IGNORE_INDEX)
+    hidden = torch.rand(3, 16, generator=generator) < 0.3
+    labels[hidden] = torch.randint(5, VOCAB, (int(hidden.sum()),), generator=generator)
+    with torch.no_grad():
+        scores = model(inputs)[0][hidden]  # every position scored, then the hidden ones kept
+        ranks = (scores > scores.gather(1, labels[hidden][:, None])).sum(dim=1)  # 0 = best
+    expected = {k: (ranks < k).float().mean().item() for k in (1, 5, 50)}
+    with torch.no_grad():
+        measured = masked_accuracy(model, [(inputs, labels)], ks=(1, 5, 50))
+    assert measured == pytest.approx(expected, abs=1e-6)
+    assert measured[1] <= measured[5] <= measured[50]

@@ -11,12 +11,12 @@ from llm_evolution.models.rnn import (
     AdditiveAttention,
     Encoder,
     Seq2SeqRNN,
-    attention_map,
     reverse_real_tokens,
 )
+from llm_evolution.models.seq2seq import BOS, EOS, PAD
 from llm_evolution.timing import step_seconds_by_length
 from llm_evolution.training import train
-from llm_evolution.translation import BOS, EOS, PAD, exact_match, translation_data
+from llm_evolution.translation import exact_match, rnn_attention_map, translation_data
 
 SOURCE_VOCAB, TARGET_VOCAB = 11, 9
 
@@ -207,7 +207,7 @@ def test_attention_map_labels_every_row_and_column():
     model = Seq2SeqRNN(len(data.source_vocab), len(data.target_vocab), embed_size=8,
                        hidden_size=16, attention=True)
     source, _ = data.held_out_pairs[0]
-    words, outputs, weights = attention_map(model, data, source)
+    words, outputs, weights = rnn_attention_map(model, data, source)
     assert words == source.split() + ["<eos>"]
     assert 1 <= len(outputs) <= data.max_target_length()
     assert weights.shape == (len(outputs), len(words))
@@ -215,7 +215,7 @@ def test_attention_map_labels_every_row_and_column():
     plain = Seq2SeqRNN(len(data.source_vocab), len(data.target_vocab), embed_size=8,
                        hidden_size=16)
     with pytest.raises(ValueError, match="attention=True"):
-        attention_map(plain, data, source)
+        rnn_attention_map(plain, data, source)
 
 
 @pytest.mark.parametrize("bad, name", [

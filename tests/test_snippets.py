@@ -1,30 +1,73 @@
-"""Every example script in snippets/ runs on its own, as a reader would run it."""
+"""Static checks of the example scripts in snippets/, instead of running them a second time.
+
+Each chapter's ``main.py`` runs once per change already: its sections run on the chapter's
+page (under Sybil) and the whole script runs as the chapter's notebook
+(``tests/test_notebooks.py``). Here, cheaply: every script parses, uses no name it never
+defines or imports (pyflakes), and every section it marks is shown by some page.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import os
-import runpy
+import re
 from pathlib import Path
 
 import pytest
+from pyflakes import api as pyflakes_api
+from pyflakes import messages as pyflakes_messages
+from pyflakes import reporter as pyflakes_reporter
 
 from tests.docs_harness import REPO_ROOT
 
 SNIPPETS = sorted((REPO_ROOT / "snippets").rglob("*.py"))
+SECTION_START = re.compile(r"^\s*# --8<-- \[start:(?P<name>[\w-]+)\]\s*$", re.MULTILINE)
+# Problems that break a script when it runs; style findings (an unused import) are not.
+BREAKING = (pyflakes_messages.UndefinedName, pyflakes_messages.UndefinedLocal,
+            pyflakes_messages.UndefinedExport)
+
+
+class _Collector(pyflakes_reporter.Reporter):
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def flake(self, message) -> None:
+        if isinstance(message, BREAKING):
+            self.problems.append(str(message))
+
+    def syntaxError(self, filename, msg, lineno, offset, text) -> None:  # noqa: N802
+        self.problems.append(f"{filename}:{lineno}: syntax error: {msg}")
+
+    def unexpectedError(self, filename, msg) -> None:  # noqa: N802
+        self.problems.append(f"{filename}: {msg}")
 
 
 def test_there_are_snippets():
     assert SNIPPETS, "no example scripts found under snippets/"
 
 
+def breaking_problems(source: str, name: str) -> list[str]:
+    """Syntax errors and undefined names that pyflakes finds in ``source``."""
+    collector = _Collector()
+    pyflakes_api.check(source, name, collector)
+    return collector.problems
+
+
+def test_the_check_finds_an_undefined_name():
+    assert breaking_problems("import math\nprint(math.pi, radius)\n", "demo.py") == [
+        "demo.py:2:16: undefined name 'radius'"]
+    assert breaking_problems("import os\n", "demo.py") == []  # unused: not breaking
+
+
 @pytest.mark.parametrize("script", SNIPPETS, ids=lambda p: str(p.relative_to(REPO_ROOT)))
-def test_snippet_runs(script: Path, monkeypatch):
-    # Run in this process (importing torch once for all of them), as `python script.py` would:
-    # __name__ is "__main__", and the working directory is the repository root.
-    monkeypatch.chdir(REPO_ROOT)
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        runpy.run_path(os.fspath(script), run_name="__main__")
-    assert printed.getvalue().strip(), f"{script.name} printed nothing: what does it show?"
+def test_snippet_defines_every_name_it_uses(script: Path):
+    problems = breaking_problems(script.read_text(), str(script.relative_to(REPO_ROOT)))
+    assert not problems, "the script would fail when run on its own:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("script", SNIPPETS, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_every_section_is_shown_by_a_page(script: Path):
+    pages = "\n".join(path.read_text() for path in sorted((REPO_ROOT / "docs").rglob("*.md")))
+    relative = script.relative_to(REPO_ROOT).as_posix()
+    sections = SECTION_START.findall(script.read_text())
+    unshown = [name for name in sections if f'"{relative}:{name}"' not in pages]
+    assert not unshown, (f"{relative} marks sections no page includes: {unshown}; include "
+                         f'them with --8<-- "{relative}:NAME" or drop the markers')

@@ -11,6 +11,7 @@ from llm_evolution.models.bigram import NeuralBigram
 from llm_evolution.timing import median_seconds, step_seconds
 
 
+@pytest.mark.serial  # a timing: run alone
 def test_median_ignores_one_slow_call_and_counts_warmup_separately():
     calls = []
 

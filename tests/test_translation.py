@@ -1,4 +1,5 @@
-"""The translation task as tensors: vocabularies, padding, batches, loss and exact match."""
+"""The translation task as tensors: vocabularies, padding, batches, loss, exact match and
+attention maps."""
 
 from __future__ import annotations
 
@@ -7,15 +8,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llm_evolution.models.seq2seq import BOS, EOS, PAD, sequence_loss
+from llm_evolution.models.transformer import Seq2SeqTransformer
 from llm_evolution.translation import (
-    BOS,
-    EOS,
-    PAD,
     Vocab,
     accuracy_by_length,
     exact_match,
     pad,
-    sequence_loss,
+    transformer_attention_map,
     translate,
     translation_data,
 )
@@ -137,6 +137,7 @@ class LookupModel(nn.Module):
 
     def generate(self, source, max_new_tokens):
         self.max_new_tokens_seen.append(max_new_tokens)
+        self.training_seen = self.training
         rows = []
         for row in source.tolist():
             real = tuple(i for i in row if i not in (PAD, EOS))
@@ -165,3 +166,25 @@ def test_accuracy_by_length_groups_by_source_words(small):
     assert list(by_length) == sorted({len(s.split()) for s, _ in pairs})
     assert set(by_length.values()) == {1.0}
     assert set(accuracy_by_length(LookupModel(small, wrong=True), small, pairs).values()) == {0.0}
+
+
+def test_translate_decodes_in_eval_mode_and_restores_the_mode(small):
+    model = LookupModel(small).train()
+    translate(model, small, [small.held_out_pairs[0][0]])
+    assert not model.training_seen and model.training
+    model.eval()
+    translate(model, small, [small.held_out_pairs[0][0]])
+    assert not model.training_seen and not model.training
+
+
+def test_transformer_attention_map_labels_every_row_and_column(small):
+    torch.manual_seed(0)
+    model = Seq2SeqTransformer(len(small.source_vocab), len(small.target_vocab), d_model=16,
+                               n_heads=2, n_layers=2, d_ff=32, dropout=0.1, max_len=32).train()
+    source, _ = small.held_out_pairs[0]
+    words, outputs, weights = transformer_attention_map(model, small, source)
+    assert words == source.split() + ["<eos>"]
+    assert 1 <= len(outputs) <= small.max_target_length()
+    assert weights.shape == (2, len(outputs), len(words))  # layers, outputs, words
+    assert torch.allclose(weights.sum(dim=-1), torch.ones(2, len(outputs)), atol=1e-6)
+    assert model.training  # measured in eval mode (no dropout), then given back its mode

@@ -9,12 +9,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from llm_evolution import zoo
+from llm_evolution import cache as cachelib  # "cache" is the fixture below
+from llm_evolution import training, zoo
 from llm_evolution.models.bigram import NeuralBigram
 from llm_evolution.training import History, random_windows, train
 
@@ -54,11 +56,15 @@ def _cache_files(tmp_path):
     return sorted(p.name for p in (tmp_path / "zoo").iterdir())
 
 
+def _entry_files(key):
+    return [f"{NAME}-{key}.json", f"{NAME}-{key}.lock", f"{NAME}-{key}.safetensors"]
+
+
 def test_first_get_trains_second_loads(cache, monkeypatch):
     first = zoo.get(NAME)
     assert len(FIT_CALLS) == 1
     key = RECIPE.key()
-    assert _cache_files(cache) == [f"{NAME}-{key}.json", f"{NAME}-{key}.safetensors"]
+    assert _cache_files(cache) == _entry_files(key)  # weights, history, and the entry's lock
     assert first.history.steps == [2, 4]
     assert first.recipe is RECIPE
     assert not first.model.training
@@ -93,7 +99,9 @@ def test_cache_file_is_safetensors_with_the_state_dict(cache):
     assert tensors.keys() == state.keys()
     for name, tensor in tensors.items():
         assert torch.equal(tensor, state[name])
-    assert json.loads(stem.with_suffix(".json").read_text()) == trained.history.to_dict()
+    meta = json.loads(stem.with_suffix(".json").read_text())
+    assert meta == {**trained.history.to_dict(), "recipe": NAME, "module": __name__,
+                    "sha256": cachelib.sha256_file(stem.with_suffix(".safetensors"))}
 
 
 def test_changing_the_config_changes_the_key_and_retrains(cache, monkeypatch):
@@ -104,7 +112,8 @@ def test_changing_the_config_changes_the_key_and_retrains(cache, monkeypatch):
     trained = zoo.get(NAME)
     assert [c["steps"] for c in FIT_CALLS] == [4, 6]
     assert trained.history.steps == [2, 4, 6]
-    assert len(_cache_files(cache)) == 4  # the old entry stays, the new one is beside it
+    # the old entry stays, the new one is beside it
+    assert _cache_files(cache) == sorted(_entry_files(RECIPE.key()) + _entry_files(changed.key()))
 
 
 @pytest.mark.parametrize(
@@ -124,7 +133,8 @@ def test_key_ignores_config_order_and_description():
 def test_missing_history_file_retrains(cache):
     zoo.get(NAME)
     (cache / "zoo" / f"{NAME}-{RECIPE.key()}.json").unlink()
-    zoo.get(NAME)
+    with pytest.warns(UserWarning, match="json is missing"):
+        zoo.get(NAME)
     assert len(FIT_CALLS) == 2
 
 
@@ -165,17 +175,25 @@ def test_key_is_the_same_in_a_fresh_process():
 
 def test_key_covers_the_code_of_the_models_layers(monkeypatch):
     """Editing the model's own module (not just the recipe) must retrain."""
-    import inspect
-
     from llm_evolution.models import bigram
 
     zoo._load_recipes()
     recipe = zoo.RECIPES["neural-bigram"]
     before = recipe.key()
-    real_getsource = inspect.getsource
-    monkeypatch.setattr(inspect, "getsource", lambda obj: real_getsource(obj) + (
-        "# edited\n" if obj is bigram else ""))
+    real_read = cachelib._read_source
+    edited = Path(bigram.__file__).resolve()
+    monkeypatch.setattr(cachelib, "_read_source", lambda path: real_read(path) + (
+        b"# edited\n" if path == edited else b""))
     assert recipe.key() != before
+
+
+def test_key_of_a_test_recipe_covers_its_own_module_and_the_library(monkeypatch):
+    modules = RECIPE.code_modules()
+    assert modules == [__name__]
+    closure = cachelib.import_closure(*modules, exclude=zoo.KEY_EXCLUDES)
+    assert Path(__file__).resolve() in closure
+    assert Path(training.__file__).resolve() in closure
+    assert Path(zoo.__file__).resolve() not in closure
 
 
 def test_training_runs_on_a_fixed_number_of_threads(cache, monkeypatch):
@@ -192,3 +210,55 @@ def test_training_runs_on_a_fixed_number_of_threads(cache, monkeypatch):
         assert torch.get_num_threads() == 1  # restored afterwards
     finally:
         torch.set_num_threads(before)
+
+
+# ------------------------------------------------------------------------------ command line
+
+
+def _cli(monkeypatch, capsys, *argv, recipes=None) -> str:
+    """Run ``python -m llm_evolution.zoo ARGV`` here, with only ``recipes`` registered."""
+    monkeypatch.setattr(zoo, "RECIPES", dict(recipes or {NAME: RECIPE}))
+    capsys.readouterr()
+    zoo.main(list(argv))
+    return capsys.readouterr().out
+
+
+def test_cli_list_shows_each_recipe_key_and_state(cache, monkeypatch, capsys):
+    assert f"{NAME}" in _cli(monkeypatch, capsys, "list")
+    assert "not cached" in _cli(monkeypatch, capsys, "list")
+    zoo.get(NAME)
+    out = _cli(monkeypatch, capsys, "list")
+    assert RECIPE.key() in out and "  cached" in out
+    (cache / "zoo" / f"{NAME}-{RECIPE.key()}.safetensors").write_bytes(b"damaged")
+    assert "damaged" in _cli(monkeypatch, capsys, "list")
+
+
+def test_cli_report_sums_training_time_and_size(cache, monkeypatch, capsys):
+    first = zoo.get(NAME).history.seconds
+    changed = dataclasses.replace(RECIPE, config={"vocab": 4, "steps": 2})
+    monkeypatch.setitem(zoo.RECIPES, NAME, changed)
+    second = zoo.get(NAME).history.seconds
+    out = _cli(monkeypatch, capsys, "report", recipes={NAME: changed})
+    lines = out.splitlines()
+    assert sum(line.startswith(NAME) for line in lines) == 2
+    assert any(line.endswith("current") and changed.key() in line for line in lines)
+    assert any(line.endswith("unused") and RECIPE.key() in line for line in lines)
+    total = next(line for line in lines if line.startswith("total:"))
+    assert "2 models" in total and f"{first + second:.1f} s" in total
+    assert "test_zoo:" in out  # the per-chapter line (module name for test recipes)
+
+
+def test_cli_prune_removes_entries_no_recipe_uses(cache, monkeypatch, capsys):
+    zoo.get(NAME)
+    old_key = RECIPE.key()
+    changed = dataclasses.replace(RECIPE, config={"vocab": 4, "steps": 2})
+    monkeypatch.setitem(zoo.RECIPES, NAME, changed)
+    zoo.get(NAME)
+    (cache / "zoo" / f"{cachelib.TEMP_PREFIX}{NAME}-{old_key}-crashed").mkdir()
+    out = _cli(monkeypatch, capsys, "prune", "--dry-run", recipes={NAME: changed})
+    assert f"would remove {cache / 'zoo' / f'{NAME}-{old_key}.safetensors'}" in out
+    assert len(_cache_files(cache)) == 7  # nothing removed
+    out = _cli(monkeypatch, capsys, "prune", recipes={NAME: changed})
+    assert "removed 4 files" in out
+    assert _cache_files(cache) == _entry_files(changed.key())
+    assert "nothing to remove" in _cli(monkeypatch, capsys, "prune", recipes={NAME: changed})

@@ -116,7 +116,7 @@ for label, trained in models.items():
 for label, trained in models.items():
     history = trained.history
     shown = [f"{step}: {accuracy:.1%}" for step, accuracy
-             in zip(history.steps, history.metrics["accuracy"]) if step % 400 == 0]
+             in zip(history.steps, history.metrics["accuracy"]) if step % 80 == 0]
     print(f"{label:17}  " + ", ".join(shown))
 # --8<-- [end:curve]
 
@@ -163,11 +163,10 @@ for low, high in buckets:
 
 # %%
 # --8<-- [start:attention_map]
-from llm_evolution.figures.chapter02 import ATTENTION_EXAMPLE_INDEX
-from llm_evolution.models.rnn import attention_map
+from llm_evolution.translation import ATTENTION_EXAMPLE_INDEX, rnn_attention_map
 
 source_text, target = data.held_out_pairs[ATTENTION_EXAMPLE_INDEX]
-words, outputs, weights = attention_map(models["with attention"].model, data, source_text)
+words, outputs, weights = rnn_attention_map(models["with attention"].model, data, source_text)
 print(f"{source_text}  ->  {''.join(outputs[:-1])} (right answer {target})")
 for token, row in zip(outputs, weights):
     top = row.topk(2)

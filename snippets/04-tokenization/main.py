@@ -101,7 +101,7 @@ print(repr(bpe.decode(bpe.encode("言語")[:2])))  # two of the three bytes of �
 # --8<-- [end:japanese]
 
 # %% [markdown]
-# ## The same as Hugging Face `tokenizers`
+# ## The same as Hugging Face tokenizers
 #
 # Train the Rust library's BPE on the same text with the same settings and compare.
 
@@ -109,19 +109,9 @@ print(repr(bpe.decode(bpe.encode("言語")[:2])))  # two of the three bytes of �
 # --8<-- [start:hf_train]
 import json
 
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import Tokenizer
 
-
-def train_hf_bpe(text: str, vocab_size: int) -> Tokenizer:
-    """Hugging Face's byte-level BPE, set up like GPT-2's and like ours."""
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size, special_tokens=[END_OF_TEXT], show_progress=False,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet())  # all 256 bytes, seen or not
-    tokenizer.train_from_iterator([text], trainer)
-    return tokenizer
+from llm_evolution.tokenizers import train_hf_bpe
 
 
 def hf_merges(tokenizer: Tokenizer) -> list[tuple[str, str]]:
@@ -188,14 +178,10 @@ for name, size, tokens in [("characters", corpus.tokenizer.vocab_size, len(corpu
 
 # %%
 # --8<-- [start:speed]
-from llm_evolution.timing import median_seconds
-from llm_evolution.tokenizers import train_bpe
+from llm_evolution.timing import bpe_training_seconds
 
-text = corpus.train_text
+tasks = {257: "split and count words", bpe.vocab_size: "whole training"}
 print("                        vocabulary    ours     tokenizers   ours / tokenizers")
-for task, size in [("split and count words", 257), ("whole training", bpe.vocab_size)]:
-    ours = median_seconds(lambda: train_bpe(text, size, special_tokens=[END_OF_TEXT]),
-                          repeats=2, warmup=0)
-    theirs = median_seconds(lambda: train_hf_bpe(text, size), repeats=2, warmup=0)
-    print(f"{task:22} {size:10,} {ours:8.2f} s {theirs:8.2f} s {ours / theirs:12.1f}x")
+for size, (ours, theirs) in bpe_training_seconds(tuple(tasks)).items():
+    print(f"{tasks[size]:22} {size:10,} {ours:8.2f} s {theirs:8.2f} s {ours / theirs:12.1f}x")
 # --8<-- [end:speed]

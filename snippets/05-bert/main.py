@@ -154,7 +154,7 @@ for make in [lambda: model(torch.tensor([[101, 40000, 102]])),
 # %% [markdown]
 # ## Pretraining a tiny BERT ourselves
 #
-# Masked-LM pretraining on the plays, through the model cache (about ten minutes the first time).
+# Masked-LM pretraining on the plays, through the model cache (a few minutes the first time).
 
 # %%
 # --8<-- [start:pretrain]
@@ -178,8 +178,8 @@ print(f"hidden token in the top five:   {history.metrics['top-5 accuracy'][-1]:.
 commonest = encoded_corpus(recipe.config["vocab_size"])[0].bincount().argmax().item()
 print(f"the frequency guesser always answers {tiny_tokenizer.decode([commonest])!r}")
 last = {step: round(loss, 2) for step, loss in zip(history.steps, history.val_loss)
-        if step % 500 == 0}
-print(f"held-out loss every 500 steps: {last}")
+        if step % 100 == 0}
+print(f"held-out loss every 100 steps: {last}")
 # --8<-- [end:pretrain]
 
 # %% [markdown]
@@ -229,14 +229,15 @@ experiment = zoo.get("bert-genre").history.metrics  # {"scratch 50": [one per se
 test_labels = [speech.label for speech in speeches["test"]]
 majority = max(test_labels.count(0), test_labels.count(1)) / len(test_labels)
 print(f"always answering the commoner genre: {majority:.1%}")
-print("mean held-out accuracy over 3 seeds (lowest-highest), and the gain over scratch")
-print(f"{'labels':>6}" + "".join(f"{start:>22}" for start in STARTS))
+seeds = len(zoo.find("bert-genre").config["seeds"])
+print(f"mean held-out accuracy over {seeds} seeds (lowest-highest), and the gain over scratch")
+print(f"{'labels':>6}" + "".join(f"{start:>24}" for start in STARTS))
 for n_labels in LABEL_COUNTS:
     runs = {start: experiment[f"{start} {n_labels or 'all'}"] for start in STARTS}
     means = {start: sum(r) / len(r) for start, r in runs.items()}
     row = f"{n_labels or 'all':>6}"
     for start in STARTS:
         gain = "" if start == "scratch" else f" {100 * (means[start] - means['scratch']):+.1f}"
-        row += f"{f'{means[start]:.1%} ({min(runs[start]):.0%}-{max(runs[start]):.0%}){gain}':>22}"
+        row += f"{f'{means[start]:.1%} ({min(runs[start]):.0%}-{max(runs[start]):.0%}){gain}':>24}"
     print(row)
 # --8<-- [end:finetune]

@@ -44,8 +44,7 @@ print(f"30 greedy tokens identical: {torch.equal(ours, theirs)}")
 # %%
 # --8<-- [start:trained]
 from llm_evolution import zoo
-from llm_evolution.data.text import char_corpus
-from llm_evolution.recipes.chapter06 import bpe_corpus
+from llm_evolution.data.text import bpe_corpus, char_corpus
 
 corpus = char_corpus()
 bpe = bpe_corpus()
@@ -70,7 +69,7 @@ print(f"held-out text: {len(corpus.val_text):,} characters = {len(bpe.val_ids):,
 # --8<-- [start:bpc]
 import math
 
-from llm_evolution.recipes.chapter06 import bits_per_character
+from llm_evolution.evaluation import bits_per_character
 from llm_evolution.training import perplexity
 
 n_chars = len(corpus.val_text)
@@ -158,7 +157,7 @@ for name, settings in strategies.items():
 
 # %%
 # --8<-- [start:temperature]
-from llm_evolution.figures.chapter06 import TEMPERATURE_PROMPT, temperature_probabilities
+from llm_evolution.generation import TEMPERATURE_PROMPT, temperature_probabilities
 
 prompt_ids = torch.tensor([corpus.tokenizer.encode(TEMPERATURE_PROMPT)])
 for t, probs in temperature_probabilities(gpt_char.model, prompt_ids,
@@ -198,7 +197,7 @@ hook.remove()
 
 # %%
 # --8<-- [start:kv_timing]
-from llm_evolution.figures.chapter06 import kv_cache_seconds
+from llm_evolution.generation import kv_cache_seconds
 
 for n, (without, with_cache) in kv_cache_seconds().items():
     print(f"{n:3} new tokens: {without:.2f} s without cache, {with_cache:.2f} s with "

@@ -13,8 +13,10 @@ opposite one: ``True`` there means "ignore".)
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -96,7 +98,8 @@ class MultiHeadAttention(nn.Module):
     and mixed by one last projection.
     """
 
-    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0):
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0,
+                 store_weights: bool = False):
         super().__init__()
         if n_heads < 1 or d_model % n_heads != 0:
             raise ValueError(f"d_model={d_model} is not divisible by n_heads={n_heads}; "
@@ -108,7 +111,10 @@ class MultiHeadAttention(nn.Module):
         self.v_proj = nn.Linear(d_model, d_model)
         self.out_proj = nn.Linear(d_model, d_model)
         self.dropout = nn.Dropout(dropout)
-        self.last_weights: torch.Tensor | None = None  # (batch, heads, Lq, Lk), for figures
+        # Keep each forward's attention weights in last_weights (batch, heads, Lq, Lk) to look
+        # at or draw; off, the forward runs PyTorch's fused kernel, which never forms them.
+        self.store_weights = store_weights
+        self.last_weights: torch.Tensor | None = None
 
     def split_heads(self, x: torch.Tensor) -> torch.Tensor:
         """(batch, length, d_model) -> (batch, heads, length, head_size)."""
@@ -131,12 +137,36 @@ class MultiHeadAttention(nn.Module):
         q = self.split_heads(self.q_proj(query))
         k = self.split_heads(self.k_proj(key))
         v = self.split_heads(self.v_proj(value))
-        out, weights = scaled_dot_product_attention(q, k, v, mask)
-        self.last_weights = weights.detach()
-        if self.dropout.p > 0 and self.training:
-            # Dropout on the weights (as torch does): randomly forget some of what was looked at.
-            out = self.dropout(weights) @ v
+        dropout = self.dropout.p > 0 and self.training
+        if self.store_weights or dropout:
+            out, weights = scaled_dot_product_attention(q, k, v, mask)  # the code above
+            self.last_weights = weights.detach() if self.store_weights else None
+            if dropout:
+                # Dropout on the weights (as torch does): randomly forget some of what was
+                # looked at.
+                out = self.dropout(weights) @ v
+        else:
+            # The same softmax(QK^T / sqrt(d))V in one fused kernel (faster, less memory).
+            if mask is not None:
+                check_mask(mask, q.shape[:-1] + k.shape[-2:-1])
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            self.last_weights = None
         batch, _, length, _ = out.shape
         out = out.transpose(1, 2).reshape(batch, length, d_model)  # concatenate the heads
         return self.out_proj(out)
 # --8<-- [end:multi_head_attention]
+
+
+@contextmanager
+def storing_attention_weights(model: nn.Module):
+    """Within the block, every :class:`MultiHeadAttention` of ``model`` keeps its weights in
+    ``last_weights`` (to draw an attention map); afterwards each goes back to how it was."""
+    layers = [m for m in model.modules() if isinstance(m, MultiHeadAttention)]
+    before = [layer.store_weights for layer in layers]
+    for layer in layers:
+        layer.store_weights = True
+    try:
+        yield model
+    finally:
+        for layer, stored in zip(layers, before):
+            layer.store_weights = stored

@@ -39,6 +39,7 @@ from llm_evolution import numerics
 from llm_evolution.generation import generate
 from llm_evolution.models.gpt import GPT, GPTConfig
 from llm_evolution.paths import REPO_ROOT
+from llm_evolution.training import make_optimizer, train_step
 
 SCHEMA_VERSION = 1
 # The results the site shows, written by a run on a quiet machine and committed.
@@ -120,11 +121,20 @@ def matmul_peak_gflops(size: int = 1536, repeats: int = 10) -> float:
     return 2 * size ** 3 / seconds / 1e9
 
 
-def make_optimizer(model: torch.nn.Module, lr: float = 1e-3) -> torch.optim.Optimizer:
-    """AdamW with the same settings for both models. ``fused=True`` updates every tensor in
-    one kernel per tensor instead of a chain of small operations (not the CPU default; it
-    computes the same update and saves a few milliseconds per step here)."""
-    return torch.optim.AdamW(model.parameters(), lr=lr, fused=True)
+class CausalLMLoss(torch.nn.Module):
+    """A ``GPT2LMHeadModel`` under the site's model contract, ``model(inputs, targets) ->
+    (logits, loss)``, so that it trains through the same :func:`train_step` as ours. The loss
+    is computed as ours is: the mean cross-entropy against the inputs shifted by one
+    (transformers' own ``labels=`` path would shift inside the model and drop a position, a
+    different amount of work)."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs: torch.Tensor, targets: torch.Tensor):
+        logits = self.model(inputs).logits
+        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())
 
 
 def bench_training(config: GPTConfig = DEFAULT_CONFIG, batch_size: int = 12, *,
@@ -147,24 +157,19 @@ def bench_training(config: GPTConfig = DEFAULT_CONFIG, batch_size: int = 12, *,
     tokens = torch.randint(0, config.vocab_size, (batch_size, config.context_size + 1),
                            generator=generator)
     inputs, targets = tokens[:, :-1], tokens[:, 1:]
-    optimizers = {"ours": make_optimizer(ours), "hf": make_optimizer(theirs)}
     first_loss: dict[str, float] = {}
 
-    def ours_step() -> None:
-        _, loss = ours(inputs, targets)
-        first_loss.setdefault("ours", loss.item())
-        optimizers["ours"].zero_grad(set_to_none=True)
-        loss.backward()
-        optimizers["ours"].step()
+    def step_of(name: str, model: torch.nn.Module) -> Callable[[], None]:
+        # The site's one train step (clipping and schedule included), with its optimizer.
+        optimizer, schedule = make_optimizer(model, lr=1e-3, steps=rounds + warmup + 1)
 
-    def hf_step() -> None:
-        logits = theirs(inputs).logits
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
-        first_loss.setdefault("hf", loss.item())
-        optimizers["hf"].zero_grad(set_to_none=True)
-        loss.backward()
-        optimizers["hf"].step()
+        def step() -> None:
+            loss = train_step(model, (inputs, targets), optimizer, schedule)
+            first_loss.setdefault(name, loss.item())
 
+        return step
+
+    ours_step, hf_step = step_of("ours", ours), step_of("hf", CausalLMLoss(theirs))
     seconds = median_of_alternating({"ours": ours_step, "hf": hf_step}, rounds=rounds,
                                     warmup=warmup)
     tokens_per_step = batch_size * config.context_size
@@ -176,7 +181,7 @@ def bench_training(config: GPTConfig = DEFAULT_CONFIG, batch_size: int = 12, *,
         "first_loss_difference": abs(first_loss["ours"] - first_loss["hf"]),
         "flops_per_token": training_flops_per_token(config, config.context_size),
         "seconds": seconds,
-        "optimizer": "AdamW(lr=1e-3, fused=True)",
+        "optimizer": "AdamW(lr=1e-3) in training.train_step (clipping at 1.0)",
         "hf_attn_implementation": theirs.config._attn_implementation,
     }
 

@@ -11,27 +11,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-
-# --8<-- [start:mean_pool]
-def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """(batch, length, d) token vectors -> (batch, d): the mean over the real tokens only.
-
-    Padding positions have output vectors too (meaningless ones), so they are left out of the
-    sum and of the count.
-    """
-    if hidden.dim() != 3:
-        raise ValueError(f"hidden must have shape (batch, length, d), got {tuple(hidden.shape)}")
-    if attention_mask.shape != hidden.shape[:2]:
-        raise ValueError(f"attention_mask must have shape (batch, length) = "
-                         f"{tuple(hidden.shape[:2])}, got {tuple(attention_mask.shape)}")
-    weights = attention_mask.to(hidden.dtype).unsqueeze(-1)  # (batch, length, 1)
-    counts = weights.sum(dim=1)
-    if (counts == 0).any():
-        raise ValueError("attention_mask has a row of padding only: every sentence needs at "
-                         "least one real token")
-    return (hidden * weights).sum(dim=1) / counts
+from llm_evolution.attention import storing_attention_weights
+from llm_evolution.models.bert import mean_pool
 
 
+# --8<-- [start:embed]
 @torch.no_grad()
 def embed(model, tokenizer, sentences: list[str], normalize: bool = True) -> torch.Tensor:
     """(len(sentences), d): each sentence's mean-pooled BERT output, of length 1 if
@@ -43,7 +27,7 @@ def embed(model, tokenizer, sentences: list[str], normalize: bool = True) -> tor
     hidden = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
     vectors = mean_pool(hidden, batch["attention_mask"])
     return F.normalize(vectors, dim=-1) if normalize else vectors
-# --8<-- [end:mean_pool]
+# --8<-- [end:embed]
 
 
 # --8<-- [start:search]
@@ -71,7 +55,8 @@ def attention_maps(model, tokenizer, sentence: str) -> tuple[list[str], torch.Te
     """(tokens, weights) for one sentence: weights is (layers, heads, length, length), row i
     holding how much token i attends to each token, read from each layer's ``last_weights``."""
     batch = tokenizer([sentence], return_tensors="pt")
-    model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    with storing_attention_weights(model):
+        model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
     weights = torch.stack([layer.self_attn.last_weights[0] for layer in model.layers])
     return tokenizer.convert_ids_to_tokens(batch["input_ids"][0].tolist()), weights
 # --8<-- [end:attention_maps]

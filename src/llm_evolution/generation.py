@@ -1,7 +1,10 @@
 """Generating text from a language model, one sampled token at a time.
 
 Chapter 1 samples from the full distribution (:func:`sample`, any model); chapter 6 adds
-:func:`generate` for a GPT: greedy decoding, temperature, top-k, top-p and a key-value cache.
+:func:`generate` for a GPT: greedy decoding, temperature, top-k, top-p and a key-value cache,
+and measures two of them: how temperature reshapes one distribution
+(:func:`temperature_probabilities`) and how much time the cache saves (:func:`kv_cache_seconds`).
+The page and its figures call the same functions, so they show the same computation.
 """
 
 from __future__ import annotations
@@ -9,11 +12,17 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from llm_evolution.models.gpt import GPT, KVCache
+from llm_evolution.evaluation import evaluating
+from llm_evolution.measurements import measured
+from llm_evolution.models.gpt import GPT, GPTConfig, KVCache
+
+TEMPERATURE_PROMPT = "ROMEO.\nI will t"  # a prompt after which the next letter is uncertain
+TEMPERATURES = (0.5, 1.0, 2.0)
+KV_NEW_TOKENS = (64, 256, 512)  # generation lengths timed with and without the cache
+KV_PROMPT_LENGTH = 16
 
 
 # --8<-- [start:sample]
-@torch.no_grad()
 def sample(
     model: nn.Module,
     prompt_ids: torch.Tensor,
@@ -36,17 +45,15 @@ def sample(
         raise ValueError(f"max_new_tokens={max_new_tokens} must be >= 0")
     if context_size is not None and context_size < 1:
         raise ValueError(f"context_size={context_size} must be None or >= 1")
-    was_training = model.training
-    model.eval()
     ids = prompt_ids
-    for _ in range(max_new_tokens):
-        context = ids if context_size is None else ids[:, -context_size:]
-        logits, _ = model(context)
-        # Draw on the CPU in double precision: the same seed gives the same text on any device.
-        probs = torch.softmax(logits[:, -1, :].double().cpu(), dim=-1)
-        next_id = torch.multinomial(probs, num_samples=1, generator=generator).to(ids.device)
-        ids = torch.cat([ids, next_id], dim=1)
-    model.train(was_training)
+    with evaluating(model):
+        for _ in range(max_new_tokens):
+            context = ids if context_size is None else ids[:, -context_size:]
+            logits, _ = model(context)
+            # Draw on the CPU in double precision: the same seed gives the same text anywhere.
+            probs = torch.softmax(logits[:, -1, :].double().cpu(), dim=-1)
+            next_id = torch.multinomial(probs, num_samples=1, generator=generator).to(ids.device)
+            ids = torch.cat([ids, next_id], dim=1)
     return ids
 # --8<-- [end:sample]
 
@@ -94,7 +101,6 @@ def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
 
 
 # --8<-- [start:generate]
-@torch.no_grad()
 def generate(
     model: GPT,
     prompt_ids: torch.Tensor,
@@ -137,26 +143,65 @@ def generate(
         if generator is None:
             raise ValueError("sampling needs a generator (torch.Generator().manual_seed(...)) "
                              "so that the same seed gives the same text; or use greedy=True")
-    was_training = model.training
-    model.eval()
     cache = KVCache(model.config.n_layers) if use_cache else None
     ids, unread = prompt_ids, prompt_ids  # unread: the tokens the cache has not seen yet
-    for _ in range(max_new_tokens):
-        logits, _ = model(unread if use_cache else ids, cache=cache)
-        # Decide on the CPU in double precision: the same seed gives the same text anywhere.
-        scores = logits[:, -1, :].double().cpu()
-        if greedy:
-            next_id = scores.argmax(dim=-1, keepdim=True)
-        else:
-            scores = apply_temperature(scores, temperature)
-            if top_k is not None:
-                scores = top_k_filter(scores, top_k)
-            if top_p is not None:
-                scores = top_p_filter(scores, top_p)
-            probs = torch.softmax(scores, dim=-1)
-            next_id = torch.multinomial(probs, num_samples=1, generator=generator)
-        unread = next_id.to(ids.device)
-        ids = torch.cat([ids, unread], dim=1)
-    model.train(was_training)
+    with evaluating(model):
+        for _ in range(max_new_tokens):
+            logits, _ = model(unread if use_cache else ids, cache=cache)
+            # Decide on the CPU in double precision: the same seed gives the same text anywhere.
+            scores = logits[:, -1, :].double().cpu()
+            if greedy:
+                next_id = scores.argmax(dim=-1, keepdim=True)
+            else:
+                scores = apply_temperature(scores, temperature)
+                if top_k is not None:
+                    scores = top_k_filter(scores, top_k)
+                if top_p is not None:
+                    scores = top_p_filter(scores, top_p)
+                probs = torch.softmax(scores, dim=-1)
+                next_id = torch.multinomial(probs, num_samples=1, generator=generator)
+            unread = next_id.to(ids.device)
+            ids = torch.cat([ids, unread], dim=1)
     return ids
 # --8<-- [end:generate]
+
+
+# --8<-- [start:temperature_probabilities]
+def temperature_probabilities(model: GPT, prompt_ids: torch.Tensor,
+                              temperatures=TEMPERATURES) -> dict[float, torch.Tensor]:
+    """The model's distribution over the token after ``prompt_ids`` (1, time), reshaped by
+    each temperature exactly as :func:`generate` does."""
+    with evaluating(model):
+        logits, _ = model(prompt_ids)
+    scores = logits[0, -1].double()
+    return {t: torch.softmax(apply_temperature(scores, t), dim=-1) for t in temperatures}
+# --8<-- [end:temperature_probabilities]
+
+
+# --8<-- [start:kv_cache_seconds]
+@measured  # once per machine: the page, notebook and figure show the same timing
+def kv_cache_seconds(new_tokens=KV_NEW_TOKENS, prompt_length: int = KV_PROMPT_LENGTH,
+                     repeats: int = 1) -> dict[int, tuple[float, float]]:
+    """Seconds to generate each number of ``new_tokens`` greedily after a prompt, without and
+    with the KV cache, for an untrained GPT of the trained char model's shape whose context
+    fits the longest run (the weights do not change the amount of work)."""
+    from llm_evolution import zoo
+    from llm_evolution.data.text import char_corpus
+    from llm_evolution.timing import median_seconds
+
+    shape = zoo.find("gpt-char").config
+    vocab_size = char_corpus().tokenizer.vocab_size
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=vocab_size, context_size=prompt_length + max(new_tokens),
+                          d_model=shape["d_model"], n_heads=shape["n_heads"],
+                          n_layers=shape["n_layers"])).eval()
+    prompt = torch.randint(0, vocab_size, (1, prompt_length), generator=torch.Generator().manual_seed(0))
+    generate(model, prompt, 8, greedy=True)  # warm up once
+    seconds = {}
+    for n in new_tokens:
+        seconds[n] = tuple(
+            median_seconds(lambda: generate(model, prompt, n, greedy=True, use_cache=cache),
+                           repeats=repeats, warmup=0)
+            for cache in (False, True))
+    return seconds
+# --8<-- [end:kv_cache_seconds]

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from llm_evolution import zoo
-from llm_evolution.training import Batch, History
+from llm_evolution.measurements import measured
+from llm_evolution.training import Batch, History, make_optimizer, train_step
 from llm_evolution.translation import translation_data
 
 
@@ -45,21 +46,16 @@ def median_seconds(run: Callable[[], object], *, repeats: int = 5, warmup: int =
 # --8<-- [start:step_seconds]
 def step_seconds(model: nn.Module, batch: Batch, *, repeats: int = 5, warmup: int = 1,
                  lr: float = 1e-3) -> float:
-    """Median seconds of one training step of ``model`` on ``batch``: forward, backward and an
-    AdamW update, exactly what :func:`llm_evolution.training.train` does per step.
+    """Median seconds of one training step of ``model`` on ``batch``: forward, backward,
+    gradient clipping, AdamW update and schedule, by the same :func:`train_step` that
+    :func:`llm_evolution.training.train` runs.
 
     The model's weights change, so time a fresh copy, not a model you still need.
     """
     model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
-
-    def step() -> None:
-        _, loss = model(*batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    return median_seconds(step, repeats=repeats, warmup=warmup)
+    optimizer, schedule = make_optimizer(model, lr=lr, steps=warmup + repeats + 1)
+    return median_seconds(lambda: train_step(model, batch, optimizer, schedule),
+                          repeats=repeats, warmup=warmup)
 # --8<-- [end:step_seconds]
 
 
@@ -79,6 +75,7 @@ def fresh_model(name: str, **changes) -> nn.Module:
     return recipe.build({**recipe.config, **changes})
 
 
+@measured  # once per machine: the page, notebook and figure show the same timing
 def task_step_seconds(names: list[str], repeats: int = 5) -> dict[str, float]:
     """Median seconds of one training step of each recipe's model on the same real batch of
     the task, with the recipe's batch size: what one step of its training costs here."""
@@ -91,6 +88,7 @@ def task_step_seconds(names: list[str], repeats: int = 5) -> dict[str, float]:
     return seconds
 
 
+@measured
 def step_seconds_by_length(name: str, lengths=(16, 128), batch_size: int = 16,
                            repeats: int = 3) -> dict[int, float]:
     """Median seconds of one training step of recipe ``name``'s model on random batches whose
@@ -111,3 +109,19 @@ def step_seconds_by_length(name: str, lengths=(16, 128), batch_size: int = 16,
         seconds[length] = step_seconds(model, (source, target, target), repeats=repeats)
     return seconds
 # --8<-- [end:speed]
+
+
+# --8<-- [start:bpe_speed]
+@measured
+def bpe_training_seconds(vocab_sizes: tuple[int, ...]) -> dict[int, tuple[float, float]]:
+    """For each vocabulary size: median seconds to train our BPE and Hugging Face's on
+    chapter 4's training text, as ``{size: (ours, theirs)}``."""
+    from llm_evolution.data.text import char_corpus
+    from llm_evolution.tokenizers import END_OF_TEXT, train_bpe, train_hf_bpe
+
+    text = char_corpus().train_text
+    return {size: (median_seconds(lambda: train_bpe(text, size, special_tokens=[END_OF_TEXT]),
+                                  repeats=2, warmup=0),
+                   median_seconds(lambda: train_hf_bpe(text, size), repeats=2, warmup=0))
+            for size in vocab_sizes}
+# --8<-- [end:bpe_speed]

@@ -347,3 +347,21 @@ def tokens_per_character(tokenizer: ByteLevelBPE, text: str,
         raise ValueError("text is empty: tokens per character needs at least one character")
     return {size: len(tokenizer.truncated(size).encode(text)) / len(text) for size in vocab_sizes}
 # --8<-- [end:tokens_per_character]
+
+
+# --8<-- [start:train_hf_bpe]
+def train_hf_bpe(text: str, vocab_size: int) -> "tokenizers.Tokenizer":  # noqa: F821
+    """Hugging Face's byte-level BPE (the Rust ``tokenizers`` library), set up like GPT-2's
+    and like ours: the same word split, all 256 bytes in the base vocabulary,
+    ``<|endoftext|>`` as the one special token."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=[END_OF_TEXT], show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet())  # all 256 bytes, seen or not
+    tokenizer.train_from_iterator([text], trainer)
+    return tokenizer
+# --8<-- [end:train_hf_bpe]

@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from llm_evolution.evaluation import evaluating
+
 Batch = tuple[torch.Tensor, ...]
 BatchFn = Callable[[torch.Generator], Batch]
 
@@ -65,14 +67,48 @@ def to_device(batch: Batch, device: torch.device) -> Batch:
     return tuple(t.to(device) for t in batch)
 
 
-@torch.no_grad()
 def evaluate(model: nn.Module, batches: list[Batch], device: torch.device | str = "cpu") -> float:
     """Mean loss of ``model`` over fixed ``batches``, in eval mode and without gradients."""
-    was_training = model.training
-    model.eval()
-    losses = [model(*to_device(batch, torch.device(device)))[1].item() for batch in batches]
-    model.train(was_training)
+    with evaluating(model):
+        losses = [model(*to_device(batch, torch.device(device)))[1].item() for batch in batches]
     return sum(losses) / len(losses)
+
+
+# --8<-- [start:train_step]
+def make_optimizer(model: nn.Module, *, lr: float, steps: int, weight_decay: float = 0.0,
+                   warmup_steps: int = 0, lr_decay: bool = False
+                   ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """AdamW and its learning-rate schedule: ``lr`` throughout, unless it rises linearly from
+    0 over the first ``warmup_steps`` steps (the Transformer's warmup) and, with ``lr_decay``,
+    then falls linearly to 0 at step ``steps``."""
+    if not 0 <= warmup_steps < steps:
+        raise ValueError(f"warmup_steps={warmup_steps} must be in 0..steps-1={steps - 1}")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+
+    def lr_factor(done: int) -> float:  # multiplies lr after ``done`` optimizer steps
+        if done < warmup_steps:
+            return (done + 1) / warmup_steps
+        return (steps - done) / (steps - warmup_steps) if lr_decay else 1.0
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+
+
+def train_step(model: nn.Module, batch: Batch, optimizer: torch.optim.Optimizer,
+               schedule: torch.optim.lr_scheduler.LRScheduler | None = None,
+               grad_clip: float | None = 1.0) -> torch.Tensor:
+    """One step of training, the same everywhere (the loop, the timings, the benchmark):
+    forward, backward, clip the gradients' norm to ``grad_clip``, update, advance the
+    schedule. Returns the loss of the batch, detached."""
+    _, loss = model(*batch)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    if schedule is not None:
+        schedule.step()
+    return loss.detach()
+# --8<-- [end:train_step]
 
 
 # --8<-- [start:train]
@@ -98,16 +134,13 @@ def train(
     """Train ``model`` with AdamW for ``steps`` steps and return its loss history.
 
     ``eval_metrics(model)``, if given, runs at every evaluation (in eval mode, without
-    gradients) and its numbers are recorded in ``history.metrics``. The learning rate is
-    ``lr`` throughout, unless it rises linearly from 0 over the first ``warmup_steps`` steps
-    (the Transformer's warmup) and, with ``lr_decay``, then falls linearly to 0 at the last.
+    gradients) and its numbers are recorded in ``history.metrics``. The learning rate follows
+    :func:`make_optimizer`'s schedule (``warmup_steps``, ``lr_decay``).
     """
     if steps < 1 or eval_every < 1 or eval_batches < 1:
         raise ValueError(
             f"steps={steps}, eval_every={eval_every} and eval_batches={eval_batches} must be >= 1"
         )
-    if not 0 <= warmup_steps < steps:
-        raise ValueError(f"warmup_steps={warmup_steps} must be in 0..steps-1={steps - 1}")
     device = torch.device(device)
     model.to(device).train()
     torch.manual_seed(seed)  # dropout and anything else that draws from the global generator
@@ -115,41 +148,28 @@ def train(
     # The same held-out batches at every evaluation, so the curve moves only when the model does.
     val_generator = torch.Generator().manual_seed(seed + 1)
     val_batches = [val_batch(val_generator) for _ in range(eval_batches)] if val_batch else []
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-
-    def lr_factor(done: int) -> float:  # multiplies lr after ``done`` optimizer steps
-        if done < warmup_steps:
-            return (done + 1) / warmup_steps
-        return (steps - done) / (steps - warmup_steps) if lr_decay else 1.0
-
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    optimizer, schedule = make_optimizer(model, lr=lr, steps=steps, weight_decay=weight_decay,
+                                         warmup_steps=warmup_steps, lr_decay=lr_decay)
 
     history = History()
     running, count = 0.0, 0
     start = time.perf_counter()
     bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress, leave=False)
     for step in bar:
-        _, loss = model(*to_device(train_batch(batch_generator), device))
-        if not math.isfinite(loss.item()):
-            raise FloatingPointError(f"loss became {loss.item()} at step {step}; lower lr={lr}")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-        optimizer.step()
-        schedule.step()
-        running, count = running + loss.item(), count + 1
+        batch = to_device(train_batch(batch_generator), device)
+        loss = train_step(model, batch, optimizer, schedule, grad_clip).item()  # one sync
+        if not math.isfinite(loss):
+            raise FloatingPointError(f"loss became {loss} at step {step}; lower lr={lr}")
+        running, count = running + loss, count + 1
         if step % eval_every == 0 or step == steps:
             history.steps.append(step)
             history.train_loss.append(running / count)
             if val_batches:
                 history.val_loss.append(evaluate(model, val_batches, device))
             if eval_metrics is not None:
-                model.eval()
-                with torch.no_grad():
+                with evaluating(model):
                     for name, value in eval_metrics(model).items():
                         history.metrics.setdefault(name, []).append(float(value))
-                model.train()
             running, count = 0.0, 0
             shown = {"train": f"{history.train_loss[-1]:.3f}"}
             if val_batches:
@@ -162,7 +182,6 @@ def train(
 
 
 # --8<-- [start:perplexity]
-@torch.no_grad()
 def perplexity(model: nn.Module, ids: torch.Tensor, block_size: int = 256) -> float:
     """exp(mean negative log-likelihood) of every next token of ``ids`` under ``model``.
 
@@ -177,16 +196,14 @@ def perplexity(model: nn.Module, ids: torch.Tensor, block_size: int = 256) -> fl
         raise ValueError(f"block_size={block_size} must be >= 1")
     device = next(model.parameters(), next(model.buffers(), ids)).device
     ids = ids.to(device)
-    was_training = model.training
-    model.eval()
     total_nll, total_tokens = 0.0, 0
-    for start in range(0, len(ids) - 1, block_size):
-        inputs = ids[start : start + block_size]
-        targets = ids[start + 1 : start + 1 + block_size]
-        inputs = inputs[: len(targets)]
-        _, loss = model(inputs[None], targets[None])
-        total_nll += loss.item() * len(targets)
-        total_tokens += len(targets)
-    model.train(was_training)
+    with evaluating(model):
+        for start in range(0, len(ids) - 1, block_size):
+            inputs = ids[start : start + block_size]
+            targets = ids[start + 1 : start + 1 + block_size]
+            inputs = inputs[: len(targets)]
+            _, loss = model(inputs[None], targets[None])
+            total_nll += loss.item() * len(targets)
+            total_tokens += len(targets)
     return math.exp(total_nll / total_tokens)
 # --8<-- [end:perplexity]

@@ -6,6 +6,10 @@ contracts, so one training loop and one evaluation serve them all:
 
 * ``model(source, target_in, target_out) -> (logits, loss)``: teacher forcing, for training;
 * ``model.generate(source, max_new_tokens) -> ids``: greedy decoding, for evaluation.
+
+The special ids and the loss come from :mod:`llm_evolution.models.seq2seq`. Besides accuracy,
+this module reads where a trained translator looks: :func:`rnn_attention_map` and
+:func:`transformer_attention_map`.
 """
 
 from __future__ import annotations
@@ -16,14 +20,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from llm_evolution.data.synthetic import translation_splits
+from llm_evolution.evaluation import evaluating
+from llm_evolution.models.rnn import Seq2SeqRNN
+from llm_evolution.models.seq2seq import BOS, EOS, PAD, SPECIALS
+from llm_evolution.models.transformer import Seq2SeqTransformer
 from llm_evolution.training import Batch, BatchFn
 
-PAD, BOS, EOS = 0, 1, 2
-SPECIALS = ("<pad>", "<bos>", "<eos>")
+# The held-out pair whose attention maps chapters 2 and 3 print and draw: the same number for
+# the RNN and the Transformer, so their maps can be compared.
+ATTENTION_EXAMPLE_INDEX = 0
 
 
 # --8<-- [start:vocab]
@@ -127,28 +135,17 @@ def translation_data(task: str = "numbers", n_train: int = 30_000, n_held_out: i
     )
 
 
-# --8<-- [start:loss]
-def sequence_loss(logits: torch.Tensor, target_out: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over the real (non-padding) target tokens."""
-    if logits.shape[:2] != target_out.shape:
-        raise ValueError(f"logits of shape {tuple(logits.shape)} do not match targets of "
-                         f"shape {tuple(target_out.shape)} in (batch, length)")
-    return F.cross_entropy(logits.flatten(0, 1), target_out.flatten(), ignore_index=PAD)
-# --8<-- [end:loss]
-
-
 # --8<-- [start:evaluate]
-@torch.no_grad()
 def translate(model: nn.Module, data: TranslationData, sources: Sequence[str],
               batch_size: int = 500) -> list[str]:
     """Greedy translations of ``sources`` by ``model``, as strings."""
-    model.eval()
     device = next(model.parameters()).device
     out = []
-    for start in range(0, len(sources), batch_size):
-        source = data.encode_sources(sources[start : start + batch_size]).to(device)
-        ids = model.generate(source, max_new_tokens=data.max_target_length())
-        out += ["".join(data.target_vocab.decode(row)) for row in ids.tolist()]
+    with evaluating(model):
+        for start in range(0, len(sources), batch_size):
+            source = data.encode_sources(sources[start : start + batch_size]).to(device)
+            ids = model.generate(source, max_new_tokens=data.max_target_length())
+            out += ["".join(data.target_vocab.decode(row)) for row in ids.tolist()]
     return out
 
 
@@ -170,3 +167,40 @@ def accuracy_by_length(model: nn.Module, data: TranslationData,
         right.setdefault(len(source.split()), []).append(guess == target)
     return {length: sum(r) / len(r) for length, r in sorted(right.items())}
 # --8<-- [end:evaluate]
+
+
+def rnn_attention_map(model: Seq2SeqRNN, data: TranslationData, source_text: str
+                      ) -> tuple[list[str], list[str], torch.Tensor]:
+    """Translate one source greedily with an RNN built with attention and return its words
+    (with ``<eos>``), the output tokens (with ``<eos>`` if written) and the attention weights
+    (outputs, words): one row per output token, saying how much it looked at each source word.
+    ``data`` is the task the model was trained on.
+    """
+    if model.attend is None:
+        raise ValueError("rnn_attention_map needs a model built with attention=True")
+    source = data.encode_sources([source_text]).to(next(model.parameters()).device)
+    with evaluating(model):
+        ids, weights = model.generate(source, data.max_target_length(), return_attention=True)
+    outputs = [data.target_vocab.tokens[i] for i in ids[0].tolist() if i != PAD]
+    words = source_text.split() + [SPECIALS[EOS]]
+    return words, outputs, weights[0, : len(outputs)].cpu()
+
+
+def transformer_attention_map(model: Seq2SeqTransformer, data: TranslationData,
+                              source_text: str) -> tuple[list[str], list[str], torch.Tensor]:
+    """Translate one source greedily with a Transformer and return its words (with
+    ``<eos>``), the output tokens (with ``<eos>`` if written) and the cross-attention weights
+    (layers, outputs, words), averaged over the heads: how much each output token looked at
+    each source word.
+    """
+    device = next(model.parameters()).device
+    source = data.encode_sources([source_text]).to(device)
+    with evaluating(model):
+        ids = model.generate(source, data.max_target_length())[0]
+        ids = ids[ids != PAD]
+        # Feeding the model its own output reproduces the decoding steps exactly, all at once.
+        target_in = torch.cat([torch.tensor([BOS], device=device), ids[:-1]])[None]
+        weights = model.cross_attention(source, target_in).mean(dim=2)  # over the heads
+    outputs = [data.target_vocab.tokens[i] for i in ids.tolist()]
+    words = source_text.split() + [data.source_vocab.tokens[EOS]]
+    return words, outputs, weights[:, 0].cpu()

@@ -10,6 +10,10 @@ Playwright (never a Playwright browser download).  pytest-socket's
 loopback port, the browser connects to it from its own process, and Playwright talks to
 its driver over pipes.
 
+Tests that take a ``site_page`` argument run once per built page (every ``*.html`` under
+the site but ``404.html``, sorted; the id is the page's URL path), so a failure names the
+page.  The pages are found when the tests are collected, from the same ``SITE_DIR``.
+
 No ``__init__.py`` here on purpose: as a package, this folder would be imported as
 ``site``, the name of a standard-library module.
 """
@@ -27,6 +31,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from builtsite import ParsedPage, discover_pages, page_path_in_url, parse_page
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SITE_DIR = REPO_ROOT / "site"
@@ -72,10 +77,26 @@ def _find_chromium() -> str | None:
 # --------------------------------------------------------------------------- site + server
 
 
+def _site_dir_setting() -> Path:
+    return Path(os.environ.get("SITE_DIR", DEFAULT_SITE_DIR)).resolve()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "site_page" not in metafunc.fixturenames:
+        return
+    pages = discover_pages(_site_dir_setting())
+    if not pages:
+        # No site: one case whose site_dir fixture fails with the "build it first" message
+        # (an empty parameter set would be skipped without a word).
+        metafunc.parametrize("site_page", [None], ids=["no-built-site"])
+        return
+    metafunc.parametrize("site_page", pages, ids=[page_path_in_url(p) or "/" for p in pages])
+
+
 @pytest.fixture(scope="session")
 def site_dir() -> Path:
     """The built site; fails (does not skip) when it has not been built."""
-    path = Path(os.environ.get("SITE_DIR", DEFAULT_SITE_DIR)).resolve()
+    path = _site_dir_setting()
     if not (path / "index.html").is_file():
         pytest.fail(
             f"{path / 'index.html'} is missing: build the site first with `make build` "
@@ -104,6 +125,27 @@ def site_url(site_dir: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def page_url(site_url: str, site_dir: Path, site_page: str | None) -> str:
+    """The URL of this test's ``site_page`` on the local server."""
+    assert site_page is not None  # site_dir has failed already when there is no site
+    return site_url + page_path_in_url(site_page)
+
+
+# --------------------------------------------------------------------------- parsed HTML
+
+
+@pytest.fixture(scope="session")
+def parsed_html(site_dir: Path) -> Callable[[str], ParsedPage]:
+    """``parsed_html("chapters/01-x/index.html")``: that file parsed once per session."""
+
+    @functools.cache
+    def parse(relative: str) -> ParsedPage:
+        return parse_page(site_dir / relative)
+
+    return parse
 
 
 # --------------------------------------------------------------------------- browser

@@ -3,6 +3,17 @@
 Every browser test records each request its pages make and checks at the end that all of
 them went to 127.0.0.1 (data: and blob: URLs aside) and that no console error, uncaught
 page error or failed load happened.  See conftest.py for the server and the browser.
+
+Every built page (404.html aside) gets the same checks, each test parametrized over the
+pages so that a failure names its page:
+
+- in the browser, one load per page at a 390 px wide phone viewport: every request stays on
+  127.0.0.1, no console error, page error or failed (4xx/5xx) load; every <img> in the
+  rendered page has alt text and a source that can be fetched and decoded (hidden
+  dark-theme copies and lazy images too, which never load by themselves); the page does not
+  scroll sideways (a code block or a table may scroll inside its own box);
+- without a browser, from the HTML files: every <a href> into the site reaches a file that
+  exists and, with a #fragment, an element with that id (or an <a name>) in that file.
 """
 
 from __future__ import annotations
@@ -12,6 +23,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from builtsite import (
+    discover_pages,
+    internal_link_target,
+    page_path_in_url,
+    resolve_in_site,
+)
 
 # Generous; the whole file normally runs in a few seconds.
 pytestmark = pytest.mark.timeout(120)
@@ -123,25 +140,113 @@ def test_dark_mode_toggle(new_page, site_url: str, browser_log) -> None:
     browser_log.assert_clean()
 
 
-def test_mobile_home_page_has_no_horizontal_scroll(new_page, site_url: str, browser_log) -> None:
+# Every <img> of the rendered page: alt text, and a source that the browser can fetch and
+# decode.  The fetch goes through the page's own network stack, so the loopback guard and the
+# request log in conftest.py see it; a hidden or lazy image is fetched like any other.
+CHECK_IMAGES_JS = """async () => {
+    const check = async (url) => {
+        if (!url) return "no src";
+        try {
+            const response = await fetch(url, {cache: "no-store"});
+            const body = await response.blob();
+            if (!response.ok) return `HTTP ${response.status}`;
+            if (!body.size) return "empty response";
+        } catch (e) {
+            return `fetch failed: ${e}`;
+        }
+        const probe = new Image();
+        probe.src = url;
+        try { await probe.decode(); } catch (e) { return `does not decode: ${e}`; }
+        return null;
+    };
+    const images = [...document.images];
+    // img.src is the src attribute resolved against the page ("" when there is none).
+    const urls = [...new Set(images.map((img) => img.src))];
+    const problems = new Map(await Promise.all(urls.map(async (u) => [u, await check(u)])));
+    return images.map((img) => ({
+        src: img.getAttribute("src"),
+        alt: (img.getAttribute("alt") || "").trim(),
+        problem: problems.get(img.src),
+    }));
+}"""
+
+
+# Outermost elements that stick out past the right edge of the viewport and are not inside
+# a box that clips or scrolls them: what makes the page scroll sideways.  Fixed elements and
+# their content are left out: they only follow a viewport that something else has widened.
+WIDE_ELEMENTS_JS = """() => {
+    const limit = document.documentElement.clientWidth + 1;
+    const contained = (el) => {
+        for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+            const style = getComputedStyle(a);
+            if (style.overflowX !== "visible" || style.position === "fixed") return true;
+        }
+        return false;
+    };
+    const describe = (el) => el.tagName.toLowerCase()
+        + (el.id ? "#" + el.id : "")
+        + (el.classList.length ? "." + [...el.classList].join(".") : "");
+    const found = [];
+    for (const el of document.body.querySelectorAll("*")) {
+        if (el.getBoundingClientRect().right <= limit) continue;
+        if (getComputedStyle(el).position === "fixed") continue;
+        if (contained(el)) continue;
+        if (found.some((f) => f.contains(el))) continue;
+        found.push(el);
+    }
+    const right = (el) => Math.round(el.getBoundingClientRect().right);
+    found.sort((a, b) => right(b) - right(a));  // the widest first
+    return found.slice(0, 5).map((el) => `${describe(el)} (right edge at ${right(el)} px)`);
+}"""
+
+
+def test_page_in_a_phone_browser(new_page, page_url: str, site_page: str, browser_log) -> None:
+    """One load of the page at a 390 px wide phone viewport; every problem found is reported.
+
+    Network: every request stays on 127.0.0.1 and succeeds; no console error or uncaught page
+    error.  Images: every <img> in the rendered page has alt text and a source that can be
+    fetched and decoded.  Layout: the page does not scroll sideways.
+    """
     page = new_page(
         viewport={"width": 390, "height": 844},
         device_scale_factor=3,
         is_mobile=True,
         has_touch=True,
     )
-    page.goto(site_url, wait_until="load")
+    page.goto(page_url, wait_until="load")
+    # Then 500 ms without a request: late ones (the search worker's index, dynamic imports)
+    # are seen too.
+    page.wait_for_load_state("networkidle")
     page.locator("article h1, .md-content h1").first.wait_for(state="visible")
+    problems = []
+    if not page.title().strip():
+        problems.append("no <title>")
+
+    images = page.evaluate(CHECK_IMAGES_JS)
+    problems += [f"<img src={i['src']!r}> has no alt text" for i in images if not i["alt"]]
+    problems += [f"<img src={i['src']!r}>: {i['problem']}" for i in images if i["problem"]]
 
     size = page.evaluate(
         """() => ({scrollWidth: document.documentElement.scrollWidth,
+                   clientWidth: document.documentElement.clientWidth,
                    innerWidth: window.innerWidth})"""
     )
     # A page wider than the screen makes mobile Chrome widen the layout viewport, so
     # innerWidth must still be the device's width for the second check to mean anything.
-    assert size["innerWidth"] <= 391, f"the page was zoomed out to fit: {size}"
-    assert size["scrollWidth"] <= size["innerWidth"] + 1, f"horizontal scrolling: {size}"
-    browser_log.assert_clean()
+    if size["innerWidth"] > 391:
+        problems.append(f"zoomed out to fit a wider page at 390 px: {size}")
+    if size["scrollWidth"] > size["clientWidth"] + 1:
+        culprits = page.evaluate(WIDE_ELEMENTS_JS) or ["(no single element found)"]
+        problems.append(
+            f"scrolls sideways at 390 px: {size}; wider than the screen: " + "; ".join(culprits)
+        )
+
+    try:
+        browser_log.assert_clean()
+    except pytest.fail.Exception as e:
+        problems.append(str(e))
+    if problems:
+        pytest.fail(f"{site_page}:\n  " + "\n  ".join(problems), pytrace=False)
 
 
 def test_all_requests_stayed_on_loopback(session_log) -> None:
@@ -177,3 +282,56 @@ def test_notebook_pages_offer_their_ipynb_for_download(site_dir: Path) -> None:
             assert target.is_file(), f"{href} on {page.relative_to(site_dir)} does not exist"
             notebook = json.loads(target.read_text(encoding="utf-8"))
             assert notebook.get("cells"), f"{href} is not a notebook with cells"
+
+
+# --------------------------------------------------------------------------- links
+
+
+def test_internal_links_and_anchors_resolve(site_dir: Path, site_page: str, parsed_html) -> None:
+    """Every <a href> into the site reaches an existing file and, with a #fragment, an element
+    with that id (or an <a name>) in the target page, as built.
+
+    No fragment is skipped: the anchors on these pages (headings, permalinks, code line numbers
+    ``__codelineno-*``, Material's ``__drawer``/``__search``/... toggles, footnotes) are all in
+    the built HTML.  (Material's code-annotation anchors ``#__code_N_annotation_M`` are made
+    by its JavaScript; no page links to one now, and a link to one would be reported here.)
+    Fragments of non-HTML targets (``figure.svg#only-dark``) are not element ids and are not
+    checked.
+    """
+    parsed = parsed_html(site_page)
+    broken = []
+    for href in dict.fromkeys(parsed.links):
+        target = internal_link_target(site_page, parsed.base, href)
+        if target is None:
+            continue
+        url_path, fragment = target
+        found = resolve_in_site(site_dir, url_path)
+        if found is None:
+            broken.append(f"{href!r}: no file for {url_path}")
+        elif fragment and found.endswith(".html") and fragment not in parsed_html(found).anchors:
+            broken.append(f"{href!r}: {found} has no element with id or name {fragment!r}")
+    if broken:
+        pytest.fail(
+            f"{site_page}: {len(broken)} broken internal links:\n  " + "\n  ".join(broken),
+            pytrace=False,
+        )
+
+
+def test_page_list_matches_the_sitemap(site_dir: Path) -> None:
+    """The parametrized tests cover every page MkDocs built: the pages found on disk are the
+    ones in sitemap.xml, and every kind of page is among them."""
+    import xml.etree.ElementTree as ET
+    from urllib.parse import urlsplit
+
+    pages = discover_pages(site_dir)
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    locs = [e.text or "" for e in ET.parse(site_dir / "sitemap.xml").findall(".//s:loc", ns)]
+    in_sitemap = {urlsplit(loc).path.lstrip("/") for loc in locs}
+    found = {page_path_in_url(p) for p in pages}
+    assert found == in_sitemap, (
+        f"pages on disk but not in sitemap.xml: {sorted(found - in_sitemap)}; "
+        f"in sitemap.xml but not on disk: {sorted(in_sitemap - found)}"
+    )
+    for prefix in ("chapters/", "notebooks/", "reference/", "contributing/"):
+        assert any(p.startswith(prefix) for p in pages), f"no page under {prefix}: {pages}"
+    assert "index.html" in pages

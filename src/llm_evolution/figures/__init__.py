@@ -10,20 +10,21 @@ Render them all without MkDocs: ``python -m llm_evolution.figures --out some/fol
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import io
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
 
-matplotlib.use("Agg")  # no display needed, and the same backend everywhere
-import matplotlib.pyplot as plt  # noqa: E402
+from llm_evolution import cache
+from llm_evolution.paths import cache_dir
 
-from llm_evolution.paths import cache_dir, library_hash  # noqa: E402
+# No matplotlib.use(...) here: importing the figures must not switch the backend of whoever
+# imports them (a notebook kernel, say). Figures are drawn off screen and saved as SVG, which
+# every backend can do; without a display, matplotlib picks a non-interactive one itself.
 
 # Colour cycles picked for contrast on Material's light (white) and dark ("slate") backgrounds:
 # the Okabe-Ito palette, which colour-blind readers can tell apart, with lighter shades for dark.
@@ -146,18 +147,6 @@ def render_svg(name: str, theme: str = "light") -> bytes:
     return buffer.getvalue()
 
 
-def inputs_hash() -> str:
-    """Hash of everything a figure can depend on: the library's source and the plotting stack.
-
-    Any edit under ``src/llm_evolution`` redraws every figure; drawing is cheap because the
-    expensive part (trained models) is cached separately by :mod:`llm_evolution.zoo`.
-    """
-    import torch
-
-    versions = f"{library_hash()} matplotlib={matplotlib.__version__} torch={torch.__version__}"
-    return hashlib.sha256(versions.encode()).hexdigest()[:16]
-
-
 def output_name(name: str, theme: str) -> str:
     """File name of a rendered figure: ``name.svg`` for light, ``name-dark.svg`` for dark."""
     return f"{name}.svg" if theme == "light" else f"{name}-{theme}.svg"
@@ -166,23 +155,27 @@ def output_name(name: str, theme: str) -> str:
 def build_all(out_dir: Path | None = None) -> dict[str, Path]:
     """Render every figure in both themes, reusing cached files whose inputs did not change.
 
+    Each figure module has its own cache folder, ``figures/<module>-<key>``, keyed by the code
+    the module imports (:func:`llm_evolution.cache.build_key`): editing ``chapter03.py``
+    redraws chapter 3's figures only. The key follows the module into the model cache and so
+    covers every recipe: a retrained model redraws the figures made from it. Folders are
+    written under a lock (two builds never draw the same figure at once) and never deleted
+    while in use; one that no build used for 30 days is removed.
+
     Returns a mapping from output file name (``timeline.svg``, ``timeline-dark.svg``, ...) to
     the rendered file. With ``out_dir`` the files are also copied there.
     """
-    key = inputs_hash()
-    store = cache_dir("figures", key)
-    for stale in store.parent.iterdir():  # renderings of older library versions
-        if stale.is_dir() and stale != store:
-            shutil.rmtree(stale, ignore_errors=True)
+    store = cache_dir("figures")
+    modules: dict[str, list[str]] = {}
+    for name, spec in sorted(registry().items()):
+        modules.setdefault(spec.draw.__module__, []).append(name)
     rendered: dict[str, Path] = {}
-    for name in sorted(registry()):
-        for theme in THEMES:
-            path = store / output_name(name, theme)
-            if not path.exists():
-                tmp = path.with_suffix(".tmp")
-                tmp.write_bytes(render_svg(name, theme))
-                tmp.replace(path)  # atomic: a half-written figure is never picked up
-            rendered[output_name(name, theme)] = path
+    for module, names in sorted(modules.items()):
+        entry = store / f"{module.rpartition('.')[2]}-{cache.build_key(module)}"
+        makers = {output_name(name, theme): (lambda name=name, theme=theme: render_svg(name, theme))
+                  for name in names for theme in THEMES}
+        rendered.update(cache.write_files(entry, makers, what=f"the figures of {module}"))
+    cache.expire(store, max_age_days=30)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         for file_name, path in rendered.items():

@@ -9,17 +9,16 @@ import matplotlib.pyplot as plt
 
 from llm_evolution.figures import figure, heatmap
 
-# The held-out pair whose attention map the page prints and the figure draws.
-ATTENTION_EXAMPLE_INDEX = 0
 MODELS = {"rnn-translator": "without attention", "rnn-attention-translator": "with attention"}
 
 
 @figure(
     "rnn-accuracy-by-length",
     alt="Exact-match accuracy on held-out numbers against the length of the source in words, "
-    "for the RNN translator without attention and with additive attention. Both are near "
-    "perfect on short numbers; without attention, accuracy falls as the source gets longer, "
-    "while the model with attention stays high: the fixed-size summary is the bottleneck.",
+    "for the RNN translator without attention and with additive attention. The model with "
+    "attention is near perfect at every length. Without attention, accuracy is highest on the "
+    "shortest numbers and falls steeply as the source gets longer, to very few right on the "
+    "longest: the fixed-size summary is the bottleneck.",
 )
 def rnn_accuracy_by_length() -> plt.Figure:
     from llm_evolution import zoo
@@ -52,14 +51,12 @@ def rnn_accuracy_by_length() -> plt.Figure:
     "last digits and the end marker look at the end of the source.",
 )
 def rnn_attention_map() -> plt.Figure:
-    from llm_evolution import zoo
-    from llm_evolution.models.rnn import attention_map
-    from llm_evolution.translation import translation_data
+    from llm_evolution import translation, zoo
 
-    data = translation_data("numbers")
-    source, _ = data.held_out_pairs[ATTENTION_EXAMPLE_INDEX]
-    words, outputs, weights = attention_map(zoo.get("rnn-attention-translator").model, data,
-                                            source)
+    data = translation.translation_data("numbers")
+    source, _ = data.held_out_pairs[translation.ATTENTION_EXAMPLE_INDEX]
+    words, outputs, weights = translation.rnn_attention_map(
+        zoo.get("rnn-attention-translator").model, data, source)
     fig, ax = plt.subplots(figsize=(0.45 * len(words) + 2.4, 0.4 * len(outputs) + 1.8))
     heatmap(ax, weights.numpy(), columns=words, rows=outputs, colorbar_label="attention weight",
             column_rotation=60)

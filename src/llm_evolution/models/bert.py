@@ -22,7 +22,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from llm_evolution.attention import MultiHeadAttention
-from llm_evolution.embeddings import mean_pool
 from llm_evolution.models.bigram import check_token_ids
 
 IGNORE_INDEX = -100  # label of the positions the masked-LM loss skips (as in transformers)
@@ -234,6 +233,27 @@ class BertForMaskedLM(nn.Module):
         logits = self.head(hidden[scored], token_embeddings)  # (n_hidden, vocab)
         return logits, F.cross_entropy(logits, labels[scored])
 # --8<-- [end:masked_lm]
+
+
+# --8<-- [start:mean_pool]
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """(batch, length, d) token vectors -> (batch, d): the mean over the real tokens only.
+
+    Padding positions have output vectors too (meaningless ones), so they are left out of the
+    sum and of the count.
+    """
+    if hidden.dim() != 3:
+        raise ValueError(f"hidden must have shape (batch, length, d), got {tuple(hidden.shape)}")
+    if attention_mask.shape != hidden.shape[:2]:
+        raise ValueError(f"attention_mask must have shape (batch, length) = "
+                         f"{tuple(hidden.shape[:2])}, got {tuple(attention_mask.shape)}")
+    weights = attention_mask.to(hidden.dtype).unsqueeze(-1)  # (batch, length, 1)
+    counts = weights.sum(dim=1)
+    if (counts == 0).any():
+        raise ValueError("attention_mask has a row of padding only: every sentence needs at "
+                         "least one real token")
+    return (hidden * weights).sum(dim=1) / counts
+# --8<-- [end:mean_pool]
 
 
 # --8<-- [start:classifier]

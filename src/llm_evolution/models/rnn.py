@@ -19,14 +19,7 @@ import torch
 from torch import nn
 
 from llm_evolution.models.bigram import check_token_ids
-from llm_evolution.translation import (
-    BOS,
-    EOS,
-    PAD,
-    SPECIALS,
-    TranslationData,
-    sequence_loss,
-)
+from llm_evolution.models.seq2seq import BOS, EOS, PAD, SPECIALS, sequence_loss
 
 
 # --8<-- [start:encoder]
@@ -212,20 +205,3 @@ class Seq2SeqRNN(nn.Module):
         ids = torch.stack(ids, dim=1)
         return (ids, torch.stack(maps, dim=1)) if return_attention else ids
 # --8<-- [end:seq2seq]
-
-
-def attention_map(model: Seq2SeqRNN, data: TranslationData, source_text: str
-                  ) -> tuple[list[str], list[str], torch.Tensor]:
-    """Translate one source greedily and return its words (with ``<eos>``), the output tokens
-    (with ``<eos>`` if written) and the attention weights (outputs, words): one row per output
-    token, saying how much it looked at each source word. ``data`` is the task the model was
-    trained on.
-    """
-    if model.attend is None:
-        raise ValueError("attention_map needs a model built with attention=True")
-    source = data.encode_sources([source_text]).to(next(model.parameters()).device)
-    model.eval()
-    ids, weights = model.generate(source, data.max_target_length(), return_attention=True)
-    outputs = [data.target_vocab.tokens[i] for i in ids[0].tolist() if i != PAD]
-    words = source_text.split() + [SPECIALS[EOS]]
-    return words, outputs, weights[0, : len(outputs)].cpu()

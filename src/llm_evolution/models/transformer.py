@@ -22,9 +22,14 @@ import math
 import torch
 from torch import nn
 
-from llm_evolution.attention import MultiHeadAttention, causal_mask, padding_mask
+from llm_evolution.attention import (
+    MultiHeadAttention,
+    causal_mask,
+    padding_mask,
+    storing_attention_weights,
+)
 from llm_evolution.models.bigram import check_token_ids
-from llm_evolution.translation import BOS, EOS, PAD, TranslationData, sequence_loss
+from llm_evolution.models.seq2seq import BOS, EOS, PAD, sequence_loss
 
 
 # --8<-- [start:sinusoidal_positions]
@@ -231,24 +236,9 @@ class Seq2SeqTransformer(nn.Module):
         how much each target position looked at each source word."""
         was_training = self.training
         self.eval()
-        self(source, target_in)
-        self.train(was_training)
+        try:
+            with storing_attention_weights(self):
+                self(source, target_in)
+        finally:
+            self.train(was_training)
         return torch.stack([layer.cross_attn.last_weights for layer in self.decoder])
-
-
-def attention_map(model: Seq2SeqTransformer, data: TranslationData, source_text: str
-                  ) -> tuple[list[str], list[str], torch.Tensor]:
-    """Translate one source greedily and return its words (with ``<eos>``), the output tokens
-    (with ``<eos>`` if written) and the cross-attention weights (layers, outputs, words),
-    averaged over the heads: how much each output token looked at each source word.
-    """
-    device = next(model.parameters()).device
-    source = data.encode_sources([source_text]).to(device)
-    ids = model.generate(source, data.max_target_length())[0]
-    ids = ids[ids != PAD]
-    # Feeding the model its own output reproduces the decoding steps exactly, all at once.
-    target_in = torch.cat([torch.tensor([BOS], device=device), ids[:-1]])[None]
-    weights = model.cross_attention(source, target_in).mean(dim=2)  # over the heads
-    outputs = [data.target_vocab.tokens[i] for i in ids.tolist()]
-    words = source_text.split() + [data.source_vocab.tokens[EOS]]
-    return words, outputs, weights[:, 0].cpu()

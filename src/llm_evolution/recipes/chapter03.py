@@ -29,7 +29,7 @@ TRANSFORMER_TRANSLATOR = Recipe(
     build=build_transformer_translator,
     fit=fit_translator,  # chapter 2's: same batches, steps and accuracy measurement
     config={"name": "transformer-translator", "task": "numbers", "batch_size": 64,
-            "steps": 1000, "lr": 2e-3, "eval_every": 100, "warmup_steps": 100,
+            "steps": 400, "lr": 2e-3, "eval_every": 40, "warmup_steps": 40,
             "lr_decay": True, "d_model": 64, "n_heads": 4, "n_layers": 3, "d_ff": 256,
             "dropout": 0.0, "max_len": 32, "norm_first": False},
     seed=0,
