@@ -451,8 +451,11 @@ def main(argv: list[str] | None = None) -> None:
     if not names:
         parser.error("name at least one recipe, or pass --all")
     for name in names:
+        missing = _status(find(name)) != "cached"
         history = get(name).history
-        print(f"{name}: trained in {history.seconds:.1f} s ({numerics.describe()})")
+        print(f"{name}: {'trained now' if missing else 'cached'}, {history.seconds:.1f} s of "
+              "training on the reference numeric path" if numerics.unsupported_reason() is None
+              else f"{name}: {history.seconds:.1f} s of training ({numerics.describe()})")
 
 
 if __name__ == "__main__":
