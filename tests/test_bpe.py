@@ -221,6 +221,7 @@ def test_japanese_costs_about_three_tokens_per_character(ours):
     assert len(ours.encode(english)) < 0.5 * len(english)
 
 
+@pytest.mark.serial  # a timing: run alone
 def test_training_speed_claims(corpus):
     """The page's claims: splitting and counting words is faster in ours (the `regex` module
     is C, and tokenizers splits one long string on one thread), while learning the merges is

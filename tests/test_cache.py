@@ -26,6 +26,15 @@ from llm_evolution.models.bigram import NeuralBigram
 from llm_evolution.paths import REPO_ROOT
 from llm_evolution.training import History, random_windows, train
 
+from tests.incremental import run_when_changed
+
+
+@pytest.fixture(scope="module", autouse=True)
+def up_to_date(request):
+    """Processes that train and wait on locks, seconds each: run again only when the code
+    they test changes (tests/incremental.py)."""
+    yield from run_when_changed(request, REPO_ROOT / "tests" / "zoo_tiny_recipe.py")
+
 PACKAGE_DIR = Path(cache.__file__).resolve().parent
 
 # ------------------------------------------------------------------------- where it lives

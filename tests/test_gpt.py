@@ -27,6 +27,16 @@ from llm_evolution.interop.hf import (
 from llm_evolution.models.gpt import GPT, GPTConfig, KVCache
 from llm_evolution.training import random_windows, train
 
+from tests.incremental import run_when_changed
+
+
+@pytest.fixture(scope="module", autouse=True)
+def up_to_date(request):
+    """Small trainings and equivalence with transformers: run again only when the code they test changes
+    (tests/incremental.py)."""
+    yield from run_when_changed(request)
+
+
 transformers = pytest.importorskip("transformers")
 
 TOLERANCE = 1e-5  # float32: a few units in the last place, summed over the layers

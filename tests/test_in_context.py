@@ -28,6 +28,15 @@ from llm_evolution.in_context import (
 )
 from llm_evolution.models.gpt import GPT, GPTConfig
 
+from tests.incremental import run_when_changed
+
+
+@pytest.fixture(scope="module", autouse=True)
+def up_to_date(request):
+    """Evaluations of the trained model: run again only when the code they test changes
+    (tests/incremental.py)."""
+    yield from run_when_changed(request)
+
 
 def reference_output(rule, bits: str) -> str:
     """The rule written out by hand, one position at a time (independent of apply_rule)."""

@@ -137,6 +137,10 @@ def test_a_failing_cell_fails_the_run_and_caches_nothing(demo_chapter):
     assert not notebooks.executed_path("07-demo").exists()
 
 
+# serial: a notebook's kernel computes with 2 threads, and so does the other test worker; two
+# such processes on 2 cores slow each other down many times over. Its timings come from the
+# measurement cache, measured alone too.
+@pytest.mark.serial
 @pytest.mark.parametrize("slug", list(notebooks.main_snippets()))
 def test_chapter_notebook_runs(slug):
     """Every chapter's notebook runs from the first cell to the last, once per change: the

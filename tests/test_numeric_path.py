@@ -32,9 +32,14 @@ from llm_evolution import numerics
 from tests.docs_harness import REPO_ROOT
 from tests.incremental import run_when_changed
 
-pytestmark = pytest.mark.skipif(
-    numerics.unsupported_reason() is not None,
-    reason=f"no reference numeric path on this machine: {numerics.unsupported_reason()}")
+pytestmark = [
+    pytest.mark.skipif(numerics.unsupported_reason() is not None,
+                       reason=f"no reference numeric path on this machine: "
+                              f"{numerics.unsupported_reason()}"),
+    # serial: its probes train in 2-thread subprocesses; beside another test worker on 2 cores
+    # they and it slow each other down many times over.
+    pytest.mark.serial,
+]
 
 INTEL_SHIM = """
 int mkl_serv_intel_cpu_true(void) { return 1; }

@@ -18,6 +18,16 @@ from llm_evolution.timing import step_seconds_by_length
 from llm_evolution.training import train
 from llm_evolution.translation import exact_match, rnn_attention_map, translation_data
 
+from tests.incremental import run_when_changed
+
+
+@pytest.fixture(scope="module", autouse=True)
+def up_to_date(request):
+    """Small trainings: run again only when the code they test changes
+    (tests/incremental.py)."""
+    yield from run_when_changed(request)
+
+
 SOURCE_VOCAB, TARGET_VOCAB = 11, 9
 
 

@@ -20,6 +20,16 @@ from llm_evolution import training, zoo
 from llm_evolution.models.bigram import NeuralBigram
 from llm_evolution.training import History, random_windows, train
 
+from tests.incremental import run_when_changed
+
+
+@pytest.fixture(scope="module", autouse=True)
+def up_to_date(request):
+    """Small trainings and fresh processes: run again only when the code they test changes
+    (tests/incremental.py)."""
+    yield from run_when_changed(request)
+
+
 NAME = "test-tiny-bigram"
 FIT_CALLS: list[dict] = []
 

@@ -106,6 +106,38 @@ def site_dir() -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def site_unchanged_since_passing(request) -> Iterator[None]:
+    """The browser test runs again only when the built site or this test changed: a site
+    whose every file, byte for byte, passed before is reported as skipped, "up to date"
+    (``LLM_EVOLUTION_RERUN=1`` runs it anyway; a fresh cache, as in CI, always runs it)."""
+    import datetime
+    import hashlib
+    import json
+
+    from llm_evolution.paths import cache_dir
+
+    path = _site_dir_setting()
+    if not (path / "index.html").is_file():
+        yield  # site_dir fails the tests with the reason
+        return
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(f"{file.relative_to(path).as_posix()}\0".encode())
+        digest.update(file.read_bytes())
+    for file in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(file.read_bytes())
+    record = cache_dir("test-runs") / f"site-{digest.hexdigest()[:16]}.json"
+    if record.exists() and os.environ.get("LLM_EVOLUTION_RERUN") != "1":
+        when = json.loads(record.read_text()).get("passed", "earlier")
+        pytest.skip(f"up to date: this built site passed the browser test ({when}); "
+                    "LLM_EVOLUTION_RERUN=1 runs it anyway")
+    yield
+    if request.session.testsfailed == 0:
+        record.write_text(json.dumps({"site": str(path), "passed": datetime.datetime.now()
+                                      .isoformat(timespec="seconds")}))
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002
         pass
