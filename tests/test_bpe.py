@@ -27,6 +27,15 @@ from llm_evolution.tokenizers import (
     train_bpe,
 )
 
+from tests.incremental import run_when_changed
+
+
+@pytest.fixture(scope="module", autouse=True)
+def up_to_date(request):
+    """Trainings of BPE on the whole corpus and a timing of both trainers: run again only
+    when the code they test changes (tests/incremental.py)."""
+    yield from run_when_changed(request)
+
 
 def train_hf(text: str, vocab_size: int, *, min_frequency: int = 0,
              special_tokens: tuple[str, ...] = (END_OF_TEXT,)) -> Tokenizer:

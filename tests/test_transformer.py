@@ -9,6 +9,7 @@ no position order without positions, no peeking at the future, padding ignored.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -24,6 +25,15 @@ from llm_evolution.models.transformer import (
 )
 from llm_evolution.timing import step_seconds_by_length
 from tests.test_attention import copy_attention
+
+from tests.incremental import run_when_changed
+
+
+@pytest.fixture(scope="module", autouse=True)
+def up_to_date(request):
+    """Small trainings and a timing against the RNN: run again only when the
+    code they test changes (tests/incremental.py)."""
+    yield from run_when_changed(request, Path(__file__).with_name("test_attention.py"))
 
 TOLERANCE = 1e-5
 D_MODEL, N_HEADS, D_FF = 32, 4, 64
