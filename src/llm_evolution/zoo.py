@@ -450,6 +450,12 @@ def main(argv: list[str] | None = None) -> None:
     names = sorted(RECIPES) if args.all else args.names
     if not names:
         parser.error("name at least one recipe, or pass --all")
+    if (numerics.unsupported_reason() is None and not numerics.environment_is_pinned()
+            and any(_status(find(name)) != "cached" for name in names)):
+        # This process computes natively: train every missing model in one child started on
+        # the reference path (rather than one child per model, each loading the data again).
+        command = [sys.executable, "-m", "llm_evolution.zoo", "train", *names]
+        raise SystemExit(subprocess.run(command, env=numerics.reference_env()).returncode)
     for name in names:
         missing = _status(find(name)) != "cached"
         history = get(name).history
