@@ -23,6 +23,8 @@ from llm_evolution import numerics
 
 numerics.use_reference_path()
 
+from llm_evolution import cache  # noqa: E402
+
 from tests.docs_harness import REPO_ROOT, TIMINGS_TITLE, make_sybil, page_key  # noqa: E402
 
 pytest_collect_file = make_sybil(path=str(REPO_ROOT / "docs")).pytest()
@@ -59,7 +61,10 @@ def pytest_collection_modifyitems(session, config, items):
         if TIMINGS_TITLE in page.read_text():  # its timings are measured while it runs
             for item in page_items:
                 item.add_marker(pytest.mark.serial)
-        key = page_key(page)
+        # With the selection in the key, a run of some of a page's examples (-k) records
+        # nothing that a full run could take for its own.
+        key = cache.digest(page_key(page), config.getoption("markexpr") or "",
+                           config.getoption("keyword") or "")
         record = _record(page, key)
         if record.exists() and os.environ.get(RERUN_ENV) != "1":
             when = json.loads(record.read_text()).get("passed", "earlier")

@@ -33,8 +33,13 @@ def run_when_changed(request: pytest.FixtureRequest, *roots: str | Path) -> Iter
     The key covers the import closure of ``roots`` (modules or script paths), the library
     versions, the numeric path and this machine's CPU model."""
     name = Path(str(request.path)).stem
+    # The selection is part of the key: a run of only the module's serial tests (make test runs
+    # them apart, with -m serial) says nothing about its other tests.
+    selection = (request.config.getoption("markexpr") or "", request.config.getoption("keyword")
+                 or "")
     key = cache.build_key(Path(str(request.path)), Path(__file__), *roots,
-                          distributions=DISTRIBUTIONS, extra=(measurements.cpu_model(),))
+                          distributions=DISTRIBUTIONS,
+                          extra=(measurements.cpu_model(), *selection))
     record = cache_dir("test-runs") / f"{name}-{key}.json"
     if record.exists() and os.environ.get(RERUN_ENV) != "1":
         when = json.loads(record.read_text()).get("passed", "earlier")

@@ -277,15 +277,20 @@ def test_a_small_model_learns_a_few_pairs_by_heart(attention: bool):
     assert exact_match(model, data, pairs) == 1.0
 
 
+@pytest.mark.serial  # a timing: run alone
 def test_a_longer_sequence_costs_more_per_step():
     """The RNN reads one token after another: 8 times the length, well over twice the time."""
-    seconds = step_seconds_by_length("rnn-translator", (16, 128), batch_size=8, repeats=5)
+    seconds = step_seconds_by_length.measure_again("rnn-translator", (16, 128), batch_size=8,
+                                                   repeats=5)  # timed now, not stored
     assert seconds[128] > 2 * seconds[16]
 
 
+@pytest.mark.serial  # a timing: run alone
 def test_the_same_tokens_cost_more_in_longer_sequences():
     """4,096 tokens as 32 sequences of 128 take longer than as 256 sequences of 16: the batch is
     processed side by side, the positions one after another."""
-    long = step_seconds_by_length("rnn-translator", (128,), batch_size=32, repeats=5)[128]
-    wide = step_seconds_by_length("rnn-translator", (16,), batch_size=256, repeats=5)[16]
+    long = step_seconds_by_length.measure_again("rnn-translator", (128,), batch_size=32,
+                                                repeats=5)[128]  # timed now, not stored
+    wide = step_seconds_by_length.measure_again("rnn-translator", (16,), batch_size=256,
+                                                repeats=5)[16]
     assert long > wide
