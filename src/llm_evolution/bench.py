@@ -22,7 +22,6 @@ arXiv:2204.02311, for the attention term) are those of :func:`training_flops_per
 from __future__ import annotations
 
 import argparse
-import copy
 import datetime
 import json
 import platform
@@ -37,6 +36,7 @@ import torch.nn.functional as F
 
 from llm_evolution import numerics
 from llm_evolution.generation import generate
+from llm_evolution.measurements import cpu_model
 from llm_evolution.models.gpt import GPT, GPTConfig
 from llm_evolution.paths import REPO_ROOT
 from llm_evolution.training import make_optimizer, train_step
@@ -238,17 +238,6 @@ def bench_generation(config: GPTConfig = DEFAULT_CONFIG, *, prompt_length: int =
         "flops_per_token": generation_flops_per_token(config, prompt_length, new_tokens),
         "seconds": seconds,
     }
-
-
-def cpu_model() -> str:
-    """The processor's name from /proc/cpuinfo (Linux), else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
 
 
 def run_benchmark(config: GPTConfig = DEFAULT_CONFIG, *, batch_size: int = 12,
