@@ -3,6 +3,9 @@
 The whole test session computes on the book's reference numeric path (llm_evolution.numerics),
 set here before anything imports torch: the pages' numbers come from that path.
 
+A chapter page's run also gives its notebook's outputs: what each included section of the
+chapter's ``main.py`` printed is written into the notebook (:func:`llm_evolution.notebooks.record`).
+
 Pages run incrementally: a page whose key (:func:`tests.docs_harness.page_key`: its text, the
 code it includes and imports, the library versions, the numeric path) has a passing run on
 record is reported as skipped, "up to date", instead of running again. ``LLM_EVOLUTION_RERUN=1``
@@ -21,7 +24,8 @@ import pytest
 
 from llm_evolution import numerics
 
-numerics.use_reference_path()
+# What a notebook's first cell prints (the same call), for the notebooks the pages record.
+NUMERIC_PATH = numerics.use_reference_path()
 
 from llm_evolution import cache  # noqa: E402
 
@@ -88,9 +92,15 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Record the pages that ran in this process and passed every example."""
+    """Record the pages that ran in this process and passed every example, and write the
+    chapter notebooks of those pages with the outputs their cells printed there."""
+    from llm_evolution import notebooks
+    from tests.docs_harness import NOTEBOOK_OUTPUTS
+
     for page, state in PAGES.items():
         if state["passed"] == state["items"] and not state["failed"]:
+            for slug, printed in NOTEBOOK_OUTPUTS.get(str(REPO_ROOT / page), {}).items():
+                notebooks.record(slug, printed, NUMERIC_PATH)
             record = _record(REPO_ROOT / page, state["key"])
             record.write_text(json.dumps({
                 "page": page, "key": state["key"],

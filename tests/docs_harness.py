@@ -44,6 +44,9 @@ from sybil.region import Lexeme
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 INCLUDE_LINE = re.compile(r"^\s*-{1,}8<-{1,}\s")
+# A block that is one section of a chapter's main example, i.e. one cell of its notebook.
+NOTEBOOK_CELL = re.compile(
+    r'^\s*-{1,}8<-{1,}\s+"snippets/(?P<slug>[\w-]+)/main\.py:(?P<section>[\w-]+)"\s*$')
 TIMINGS_TITLE = "Output (times vary by machine)"
 OUTPUT_INFO = r' ?\{ \.text \.no-copy title="Output(?: \(times vary by machine\))?" \}'
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?(?:e[+-]?\d+)?")
@@ -128,6 +131,9 @@ PENDING: dict[int, Printed] = {}  # keyed by id() of the page's namespace
 # a page's output depends on a trained model once the count has grown.
 ZOO_AT_PAGE_START: dict[int, int] = {}
 CLOSE: list[str] = []  # trained outputs that matched within the tolerance, off the path
+# What each notebook cell printed on its page: page path -> chapter slug -> section -> text.
+# conftest.py writes a page's notebook from it when every example of the page passed.
+NOTEBOOK_OUTPUTS: dict[str, dict[str, dict[str, str]]] = {}
 
 
 def _unshown(printed: Printed, path: str) -> str:
@@ -146,6 +152,8 @@ class PageCodeParser(PythonCodeBlockParser):
         for region in _top_level_only(super().__call__(document), document):
             if region.evaluator is self.codeblock_parser._evaluator:  # a code block, not doctest
                 source = region.parsed
+                cell = NOTEBOOK_CELL.match(str(source).strip())
+                region.notebook_cell = (cell["slug"], cell["section"]) if cell else None
                 if any(INCLUDE_LINE.match(line) for line in source.splitlines()):
                     region.parsed = Lexeme(expand_includes(str(source)), offset=source.offset,
                                            line_offset=source.line_offset)
@@ -162,6 +170,11 @@ class PageCodeParser(PythonCodeBlockParser):
         with redirect_stdout(buffer):
             self.python(example)
         PENDING[key] = Printed(buffer.getvalue(), example.line)
+        cell = getattr(example.region, "notebook_cell", None)
+        if cell is not None:
+            slug, section = cell
+            page = NOTEBOOK_OUTPUTS.setdefault(str(Path(example.path).resolve()), {})
+            page.setdefault(slug, {})[section] = buffer.getvalue()
         return None
 
 
@@ -269,7 +282,8 @@ INCLUDE_TARGET = re.compile(r'^\s*-{1,}8<-{1,}\s+"(?P<file>[^":]+)(?::[\w-]+)?"'
 def page_key(page: Path) -> str:
     """Key of everything a page's run depends on: its text, the files it includes, the import
     closure of the ``llm_evolution`` modules its code uses (which, through the model cache,
-    covers every recipe), this harness, the library versions and the numeric path. A page
+    covers every recipe), the notebook writer (a page run records its chapter's notebook), this
+    harness, the library versions and the numeric path. A page
     whose key has a passing run on record need not run again (see conftest.py)."""
     import ast
 
@@ -291,7 +305,8 @@ def page_key(page: Path) -> str:
                        and cache._resolve(name, (cache.PACKAGE,)) is not None)
     python_files = [path for path in included if path.suffix == ".py"]
     return cache.build_key(
-        *sorted(modules), *python_files, Path(__file__), REPO_ROOT / "conftest.py",
+        *sorted(modules), "llm_evolution.notebooks", *python_files, Path(__file__),
+        REPO_ROOT / "conftest.py",
         distributions=("torch", "transformers", "tokenizers", "sybil", "pymdown-extensions"),
         extra=(page.relative_to(REPO_ROOT).as_posix(), text,
                *(path.read_text() for path in included if path.suffix != ".py")))

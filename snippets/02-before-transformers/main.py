@@ -185,9 +185,9 @@ seconds = step_seconds_by_length("rnn-translator", (8, 16, 32, 64, 128), batch_s
 for length, step in seconds.items():
     print(f"length {length:3}: {1000 * step:.1f} ms per step, "
           f"{1e6 * step / length:.0f} µs per position")
-# The same number of tokens (4,096) as 256 short sequences or 32 long ones:
-wide = step_seconds_by_length("rnn-translator", (16,), batch_size=256)[16]
-long = step_seconds_by_length("rnn-translator", (128,), batch_size=32)[128]
-print(f"256 sequences of 16 tokens: {1000 * wide:.1f} ms per step")
-print(f"32 sequences of 128 tokens: {1000 * long:.1f} ms per step")
+# The same number of tokens (4,096) as 512 short sequences or 16 long ones:
+wide = step_seconds_by_length("rnn-translator", (8,), batch_size=512)[8]
+long = step_seconds_by_length("rnn-translator", (256,), batch_size=16)[256]
+print(f"512 sequences of 8 tokens: {1000 * wide:.1f} ms per step")
+print(f"16 sequences of 256 tokens: {1000 * long:.1f} ms per step")
 # --8<-- [end:step_time]

@@ -137,21 +137,6 @@ print(f"median over all {previous.numel()} heads: {previous.median():.2f}")
 # --8<-- [end:attention]
 
 # %% [markdown]
-# ## Errors that say what is wrong
-
-# %%
-# --8<-- [start:errors]
-ids = torch.tensor([[101, 7592, 102]])
-for make in [lambda: model(torch.tensor([[101, 40000, 102]])),
-             lambda: model(torch.full((1, 600), 1000)),
-             lambda: model(ids, attention_mask=torch.ones(1, 4, dtype=torch.long))]:
-    try:
-        make()
-    except ValueError as error:
-        print(f"ValueError: {error}")
-# --8<-- [end:errors]
-
-# %% [markdown]
 # ## Pretraining a tiny BERT ourselves
 #
 # Masked-LM pretraining on the plays, through the model cache (a few minutes the first time).
@@ -241,3 +226,18 @@ for n_labels in LABEL_COUNTS:
         row += f"{f'{means[start]:.1%} ({min(runs[start]):.0%}-{max(runs[start]):.0%}){gain}':>24}"
     print(row)
 # --8<-- [end:finetune]
+
+# %% [markdown]
+# ## Errors that say what is wrong
+
+# %%
+# --8<-- [start:errors]
+ids = torch.tensor([[101, 7592, 102]])
+for make in [lambda: model(torch.tensor([[101, 40000, 102]])),
+             lambda: model(torch.full((1, 600), 1000)),
+             lambda: model(ids, attention_mask=torch.ones(1, 4, dtype=torch.long))]:
+    try:
+        make()
+    except ValueError as error:
+        print(f"ValueError: {error}")
+# --8<-- [end:errors]
