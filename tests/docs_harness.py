@@ -59,11 +59,22 @@ DIFFERS = "differs on this platform"
 
 @lru_cache(maxsize=1)
 def snippet_options() -> dict:
-    """The ``pymdownx.snippets`` options exactly as mkdocs.yml sets them."""
-    from mkdocs.config import load_config
+    """The ``pymdownx.snippets`` options exactly as mkdocs.yml sets them, read with MkDocs' own
+    YAML loader (its ``!relative`` and ``!ENV`` tags included) but without loading the whole
+    config, which would import every plugin and the build hook (seconds per test process)."""
+    from types import SimpleNamespace
 
-    config = load_config(str(REPO_ROOT / "mkdocs.yml"))
-    options = dict(config.mdx_configs.get("pymdownx.snippets", {}))
+    from mkdocs.utils.yaml import get_yaml_loader, yaml_load
+
+    config_file = REPO_ROOT / "mkdocs.yml"
+    placeholder_config = SimpleNamespace(config_file_path=str(config_file),
+                                         docs_dir=str(REPO_ROOT / "docs"))
+    with config_file.open() as source:
+        config = yaml_load(source, loader=get_yaml_loader(config=placeholder_config))
+    options = {}
+    for extension in config.get("markdown_extensions", []):
+        if isinstance(extension, dict) and "pymdownx.snippets" in extension:
+            options = dict(extension["pymdownx.snippets"] or {})
     base = options.get("base_path") or REPO_ROOT
     bases = [base] if isinstance(base, (str, os.PathLike)) else base
     options["base_path"] = [os.fspath(b) for b in bases]  # resolves `!relative $config_dir`

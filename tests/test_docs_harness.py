@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -177,3 +178,18 @@ def test_editing_a_chapter_snippet_reruns_that_chapter_only(edited):
     assert [p.name for p in pages if before[0][p] != after[0][p]] == ["06-gpt.md"]
     assert [slug for slug in scripts if before[1][slug] != after[1][slug]] == ["06-gpt"]
     assert before[2] == after[2], "a snippet edit must retrain nothing"
+
+
+def test_snippet_options_are_the_ones_mkdocs_builds_with():
+    """The harness reads mkdocs.yml's snippets options without loading the whole config; they
+    must be what MkDocs itself resolves (paths included) for the site build."""
+    from mkdocs.config import load_config
+
+    from tests.docs_harness import REPO_ROOT, snippet_options
+
+    built = dict(load_config(str(REPO_ROOT / "mkdocs.yml")).mdx_configs["pymdownx.snippets"])
+    base = built.pop("base_path")
+    bases = [base] if isinstance(base, (str, os.PathLike)) else base
+    ours = dict(snippet_options())
+    assert ours.pop("base_path") == [os.fspath(b) for b in bases]
+    assert ours == built

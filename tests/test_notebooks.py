@@ -11,6 +11,13 @@ import pytest
 
 from llm_evolution import notebooks
 from llm_evolution.paths import REPO_ROOT
+from tests.incremental import run_when_changed
+
+
+@pytest.fixture(scope="module", autouse=True)
+def up_to_date(request):
+    """Its nbclient runs start Jupyter kernels (seconds each): run again only on a change."""
+    yield from run_when_changed(request, "llm_evolution.notebooks")
 
 SCRIPT = '''\
 # %% [markdown]

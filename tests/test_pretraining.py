@@ -135,13 +135,16 @@ def test_encode_speeches_pads_and_cuts():
     assert batch_mask[:, -1].any()
 
 
-CONFIG = BertConfig(vocab_size=bert_tokenizer(300).vocab_size, max_position=16, d_model=32,
-                    n_heads=2, n_layers=1, d_ff=64, dropout=0.0)
+@pytest.fixture
+def config() -> BertConfig:
+    """A tiny BERT over a 300-token vocabulary (trained when first used, not at collection)."""
+    return BertConfig(vocab_size=bert_tokenizer(300).vocab_size, max_position=16, d_model=32,
+                      n_heads=2, n_layers=1, d_ff=64, dropout=0.0)
 
 
-def test_fill_mask_returns_the_top_tokens_in_order():
+def test_fill_mask_returns_the_top_tokens_in_order(config):
     torch.manual_seed(0)
-    model = BertForMaskedLM(CONFIG).eval()
+    model = BertForMaskedLM(config).eval()
     tokenizer = bert_tokenizer(300)
     top = fill_mask(model, tokenizer, "to be or not to [MASK]", k=5)
     probs = [p for _, p in top]
@@ -154,17 +157,17 @@ def test_fill_mask_returns_the_top_tokens_in_order():
         fill_mask(model, tokenizer, "no mask here")
 
 
-def test_copy_encoder_and_accuracy():
+def test_copy_encoder_and_accuracy(config):
     torch.manual_seed(0)
-    pretrained = BertForMaskedLM(CONFIG)
-    classifier = BertForSequenceClassification(CONFIG, n_classes=2)
+    pretrained = BertForMaskedLM(config)
+    classifier = BertForSequenceClassification(config, n_classes=2)
     copy_encoder(classifier, pretrained.bert)
     for name, tensor in pretrained.bert.state_dict().items():
         assert torch.equal(classifier.bert.state_dict()[name], tensor)
-    wider = BertForMaskedLM(BertConfig(**{**CONFIG.__dict__, "d_ff": 32}))
+    wider = BertForMaskedLM(BertConfig(**{**config.__dict__, "d_ff": 32}))
     with pytest.raises(ValueError, match="does not fit the classifier"):
         copy_encoder(classifier, wider.bert)
-    ids = torch.randint(4, CONFIG.vocab_size, (10, 6), generator=torch.Generator().manual_seed(0))
+    ids = torch.randint(4, config.vocab_size, (10, 6), generator=torch.Generator().manual_seed(0))
     mask = torch.ones_like(ids)
     logits, _ = classifier.eval()(ids, None, mask)
     predicted = logits.argmax(dim=-1)

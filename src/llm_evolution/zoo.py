@@ -338,8 +338,8 @@ def _metadata(entry: Path) -> dict | None:
     return meta if isinstance(meta, dict) and weights_path.exists() else None
 
 
-def _status(recipe: Recipe) -> str:
-    entry = _entry(recipe)
+def _status(recipe: Recipe, entry: Path | None = None) -> str:
+    entry = _entry(recipe) if entry is None else entry
     weights_path, history_path = _files(entry)
     if not weights_path.exists() and not history_path.exists():
         return "not cached"
@@ -450,18 +450,22 @@ def main(argv: list[str] | None = None) -> None:
     names = sorted(RECIPES) if args.all else args.names
     if not names:
         parser.error("name at least one recipe, or pass --all")
+    entries = {name: _entry(find(name)) for name in names}
+    cached = {name for name, entry in entries.items() if _status(find(name), entry) == "cached"}
     if (numerics.unsupported_reason() is None and not numerics.environment_is_pinned()
-            and any(_status(find(name)) != "cached" for name in names)):
+            and set(names) - cached):
         # This process computes natively: train every missing model in one child started on
         # the reference path (rather than one child per model, each loading the data again).
         command = [sys.executable, "-m", "llm_evolution.zoo", "train", *names]
         raise SystemExit(subprocess.run(command, env=numerics.reference_env()).returncode)
     for name in names:
-        missing = _status(find(name)) != "cached"
-        history = get(name).history
-        print(f"{name}: {'trained now' if missing else 'cached'}, {history.seconds:.1f} s of "
-              "training on the reference numeric path" if numerics.unsupported_reason() is None
-              else f"{name}: {history.seconds:.1f} s of training ({numerics.describe()})")
+        if name in cached:  # checked above (the weights' hash included): no need to load it
+            seconds, state = float(_metadata(entries[name]).get("seconds", 0.0)), "cached"
+        else:
+            seconds, state = get(name).history.seconds, "trained now"
+        print(f"{name}: {state}, {seconds:.1f} s of training on the reference numeric path"
+              if numerics.unsupported_reason() is None
+              else f"{name}: {state}, {seconds:.1f} s of training ({numerics.describe()})")
 
 
 if __name__ == "__main__":
