@@ -157,7 +157,8 @@ print(f"one token per word would give {len(held_out_words) / len(corpus.val_text
 
 # %% [markdown]
 # The other side of the trade-off: a model keeps one vector per token, in its input embedding
-# table and again in the output layer that scores every possible next token.
+# table; GPT-2, like chapter 6's GPT, uses the same matrix for the output layer that scores
+# every possible next token (the two are tied), so each row is counted once.
 
 # %%
 # --8<-- [start:embedding]

@@ -14,12 +14,11 @@ ATTENTION_HEADS = [(1, 3), (2, 9)]
 @figure(
     "bert-attention-map",
     alt="Attention weights of two heads of the pretrained all-MiniLM-L6-v2, loaded into our "
-    "BERT, on the sentence 'The keys to the cabinet are on the table.' (one row per token "
-    "that looks, one column per token looked at). Left, layer 1 head 3: a sharp line just "
-    "below the diagonal, every token puts almost all its weight on the token before it. "
-    "Right, layer 2 head 9: most tokens look mainly at the token after them, while the nouns "
-    "(keys, cabinet, table) and the [CLS] and [SEP] markers look mostly at [CLS]. Nobody programmed these patterns: they were learned from "
-    "unlabeled text.",
+    f"BERT, on the sentence '{ATTENTION_SENTENCE}', as heatmaps: one row per token that "
+    "looks, one column per token looked at, brighter for more weight. Left: layer "
+    f"{ATTENTION_HEADS[0][0]}, head {ATTENTION_HEADS[0][1]}; right: layer "
+    f"{ATTENTION_HEADS[1][0]}, head {ATTENTION_HEADS[1][1]}. The text around the figure "
+    "says what each head attends to.",
 )
 def bert_attention_map() -> plt.Figure:
     from llm_evolution.embeddings import attention_maps
@@ -46,10 +45,10 @@ def bert_attention_map() -> plt.Figure:
 @figure(
     "bert-pretraining",
     alt="Masked-LM pretraining of our tiny BERT on the plays. Left: training and held-out loss "
-    "against training step, both falling below a dashed line, the held-out loss of guessing "
-    "every hidden token from word frequencies alone, and the held-out loss still falling at "
-    "the last step. Right: how often the hidden token is the model's first guess on held-out "
-    "text, above the same frequency guesser and rising, unevenly, by a few points.",
+    "on the hidden tokens against training step, with a dashed line for the held-out loss of "
+    "guessing every hidden token from word frequencies alone. Right: how often the hidden "
+    "token is the model's first guess on held-out text, against training step, with the same "
+    "frequency guesser as a dashed line. The final values are printed above the figure.",
 )
 def bert_pretraining() -> plt.Figure:
     from llm_evolution import zoo
@@ -84,13 +83,11 @@ START_NAMES = {"scratch": "our BERT, from scratch",
 @figure(
     "bert-label-sweep",
     alt="Held-out accuracy at telling comedy from tragedy against the number of labelled "
-    "speeches (50 and 200), for three starting points: our tiny BERT from scratch, "
+    "speeches used for training, for three starting points: our tiny BERT from scratch, "
     "the same BERT after our masked-LM pretraining, and the real MiniLM's fixed sentence "
     "vectors under a trained linear layer; one dot per seed, lines through the means, and a "
-    "dashed line for always answering the commoner genre. MiniLM is highest at both counts "
-    "and rises from 50 to 200; our pretrained BERT is slightly above our BERT from scratch at "
-    "both; both of our BERTs are lower at 200 than at 50, and their seeds spread widely at "
-    "200. The numbers are in the table above the figure.",
+    "dashed line for always answering the commoner genre. The numbers are in the table "
+    "above the figure.",
 )
 def bert_label_sweep() -> plt.Figure:
     from llm_evolution import zoo

@@ -27,10 +27,8 @@ from llm_evolution.generation import (
     "gpt-loss-curves",
     alt="Held-out loss in bits per character against training steps for two identical small "
     "GPTs, one reading characters and one reading byte-pair tokens, with a dashed line for "
-    "chapter 1's neural bigram. The byte-pair model is below the bigram from the first "
-    "evaluation and ends lowest; the character model starts above it, crosses it about halfway "
-    "through and ends below it by a smaller margin. Both curves are still falling at the last "
-    "step.",
+    "chapter 1's neural bigram. Each trained model's bits per character on the whole held-out "
+    "text are printed above the figure.",
 )
 def gpt_loss_curves() -> plt.Figure:
     from llm_evolution import zoo
@@ -58,9 +56,10 @@ def gpt_loss_curves() -> plt.Figure:
 @figure(
     "temperature",
     alt="Bar chart of the trained character GPT's probabilities for the letter after "
-    "'ROMEO. I will t', for the ten likeliest letters, at temperatures 0.5, 1 and 2. At 0.5 "
-    "the likeliest letter takes most of the probability; at 2 the bars are much flatter and "
-    "unlikely letters get a real share: temperature trades safety for variety.",
+    f"{TEMPERATURE_PROMPT.replace(chr(10), ' ')!r}, for the ten likeliest letters, at "
+    f"temperatures {', '.join(f'{t:g}' for t in TEMPERATURES)}. A temperature below 1 "
+    "sharpens the distribution towards the likeliest letter and one above 1 flattens it: "
+    "temperature trades safety for variety.",
 )
 def temperature() -> plt.Figure:
     from llm_evolution import zoo
@@ -94,10 +93,10 @@ def _kv_measurements() -> dict[int, tuple[float, float]]:
 
 @figure(
     "kv-cache-speedup",
-    alt="Seconds to generate 64, 256 and 512 tokens with a small GPT, measured on the machine "
-    "that built the site, without and with a key-value cache. Without the cache the time "
-    "grows faster than the number of tokens, because every step re-reads the whole sequence; "
-    "with it the time grows roughly in proportion, and the gap widens with length.",
+    alt="Seconds to generate 64, 256 and 512 tokens with a small GPT, without and with a "
+    "key-value cache, measured on the machine that built the site; times vary by machine. "
+    "Without the cache every step re-reads the whole sequence so far; with it, each step "
+    "reads only the newest token and reuses the keys and values of the earlier ones.",
 )
 def kv_cache_speedup() -> plt.Figure:
     seconds = _kv_measurements()

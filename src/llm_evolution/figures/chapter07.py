@@ -33,14 +33,11 @@ def accuracy_table() -> dict[str, list[list[float]]]:
 @figure(
     "icl-accuracy",
     alt="Accuracy of the tiny GPT's answer against the number of solved examples in its "
-    "prompt (0, 1, 2, 4, 8), on rules it never saw in training and on rules it was trained "
-    "on, each point the mean of three evaluation seeds with a bar for their spread. A dotted "
-    "line marks chance (1 in 16) and a dashed curve the best any learner can do. With no "
-    "example the model is at chance; with one it is close to the best possible, about 31 "
-    "percent. With 2, 4 and 8 examples its accuracy on held-out rules keeps rising, to about "
-    "74 percent at 8, but falls further below the best possible (about 99 percent at 8): "
-    "after its short training the model combines the examples in its prompt, with no weight "
-    "update, but only in part. The curves for held-out and training rules lie close together.",
+    f"prompt ({', '.join(map(str, SHOTS))}), on rules it never saw in training and on rules "
+    f"it was trained on, each point the mean of {len(SEEDS)} evaluation seeds with a bar for "
+    "their spread. A dotted line marks chance (1 in 16) and a dashed curve the best any "
+    "learner can do with that many examples, about 32 percent with one example and 99 "
+    "percent with eight. The model's accuracies are printed in the table above the figure.",
 )
 def icl_accuracy() -> plt.Figure:
     import statistics
