@@ -238,6 +238,15 @@ for token, row in zip(outputs, last_layer):
     top = row.topk(2)
     looked = ", ".join(f"{words[j]!r} {w:.2f}" for w, j in zip(top.values, top.indices))
     print(f"{token:>6}  looked at {looked}")
+# Chapter 2's attention RNN on the same number: does each output look first at the same word?
+from llm_evolution.translation import rnn_attention_map
+
+_, rnn_outputs, rnn_weights = rnn_attention_map(zoo.get("rnn-attention-translator").model,
+                                                data, source_text)
+same = sum(int(ours.argmax()) == int(theirs.argmax())
+           for ours, theirs in zip(last_layer, rnn_weights))
+print(f"the same most-attended word as chapter 2's attention RNN for {same} of "
+      f"{min(len(outputs), len(rnn_outputs))} output tokens")
 # --8<-- [end:attention_map]
 
 # %% [markdown]

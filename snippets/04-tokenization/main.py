@@ -148,9 +148,11 @@ from llm_evolution.tokenizers import tokens_per_character
 
 sizes = [257, 300, 500, 1000, 2000, 4000, 8000]
 per_char = tokens_per_character(bpe, corpus.val_text, sizes)
-print("vocabulary  tokens/char  chars/token  held-out tokens")
+on_training_text = tokens_per_character(bpe, corpus.train_text, sizes)  # the merges' own text
+print("vocabulary  tokens/char  chars/token  held-out tokens  tokens/char (training text)")
 for size, cost in per_char.items():
-    print(f"{size:10,}  {cost:11.3f}  {1 / cost:11.2f}  {round(cost * len(corpus.val_text)):15,}")
+    print(f"{size:10,}  {cost:11.3f}  {1 / cost:11.2f}  {round(cost * len(corpus.val_text)):15,}"
+          f"  {on_training_text[size]:27.3f}")
 print(f"one token per word would give {len(held_out_words) / len(corpus.val_text):.3f} "
       "tokens per character")
 # --8<-- [end:sweep]

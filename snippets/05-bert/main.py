@@ -134,6 +134,11 @@ layer, head = divmod(previous.argmax().item(), previous.size(1))
 print(f"most 'previous-token' head: layer {layer + 1}, head {head + 1}, "
       f"average weight on the previous token {previous[layer, head]:.2f}")
 print(f"median over all {previous.numel()} heads: {previous.median():.2f}")
+# The same for the token just after: the head the figure shows beside the first.
+following = weights[:, :, :-1, 1:].diagonal(dim1=-2, dim2=-1).mean(dim=-1)
+layer, head = divmod(following.argmax().item(), following.size(1))
+print(f"most 'next-token' head: layer {layer + 1}, head {head + 1}, "
+      f"average weight on the next token {following[layer, head]:.2f}")
 # --8<-- [end:attention]
 
 # %% [markdown]

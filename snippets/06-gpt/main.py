@@ -80,6 +80,16 @@ print(f"GPT on characters          {bits_per_character(gpt_char.model, corpus.va
       " bits per character")
 print(f"GPT on BPE tokens          {bits_per_character(gpt_bpe.model, bpe.val_ids, n_chars):.3f}"
       " bits per character")
+# The training curves (the figure below): held-out loss on the fixed evaluation batches, in
+# bits per character through the held-out text's ratio of tokens to characters.
+bigram_bits = math.log2(perplexity(bigram, corpus.val_ids))
+for trained, tokens in [(gpt_char, corpus.val_ids), (gpt_bpe, bpe.val_ids)]:
+    history = trained.history
+    curve = [loss * len(tokens) / n_chars / math.log(2) for loss in history.val_loss]
+    below = next((step for step, bits in zip(history.steps, curve) if bits < bigram_bits), None)
+    print(f"{trained.recipe.name}: {curve[0]:.2f} bits at step {history.steps[0]}, "
+          f"{curve[-2]:.2f} at {history.steps[-2]}, {curve[-1]:.2f} at {history.steps[-1]}; "
+          f"below the bigram from step {below}")
 # --8<-- [end:bpc]
 
 # %% [markdown]
