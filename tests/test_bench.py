@@ -19,10 +19,14 @@ TINY = GPTConfig(vocab_size=20, context_size=16, d_model=32, n_heads=2, n_layers
 
 @pytest.fixture(scope="module")
 def tiny_results():
+    # A 256-wide peak: 64-wide matmuls are mostly overhead, too small a ceiling to compare with.
     return bench.run_benchmark(TINY, batch_size=2, train_rounds=2, prompt_length=3,
-                               new_tokens=4, generation_rounds=1, peak_size=64)
+                               new_tokens=4, generation_rounds=1, peak_size=256)
 
 
+# serial: its shares of the peak divide two timings; beside another test worker the peak was
+# once measured mid-contention and a tiny model "beat" it 4.5 times over.
+@pytest.mark.serial
 def test_smoke_run_writes_the_schema_the_page_reads(tiny_results, tmp_path):
     path = tmp_path / "bench.json"
     path.write_text(json.dumps(tiny_results))
