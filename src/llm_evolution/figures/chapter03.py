@@ -109,13 +109,10 @@ def speed_measurements() -> tuple[dict, dict, dict]:
     "training-speed",
     alt="Three panels measured on the machine that built the site. Left: held-out exact-match "
     "accuracy against estimated training time (training steps times measured seconds per "
-    "step) for the RNN, the RNN with attention and the Transformer; on this short task the "
-    "RNN with attention is the first to reach high accuracy, the Transformer is still "
-    "climbing when its 400 steps end, a few points below it, and the RNN without attention "
-    "ends near half. Middle: seconds per training step against sequence length, on logarithmic "
-    "axes; the RNNs' time grows in proportion to the length, the Transformer's more slowly. "
-    "Right: seconds per step at length 128 on one processor core and on two; the second "
-    "core speeds up the Transformer more than the RNNs, because its work is parallel.",
+    "step) for the RNN, the RNN with attention and the Transformer. Middle: seconds per "
+    "training step against sequence length, on logarithmic axes. Right: seconds per step at "
+    "length 128 on one processor core and on two. The times differ from machine to machine; "
+    "the page prints the ones behind each panel.",
 )
 def training_speed() -> plt.Figure:
     from llm_evolution import zoo
