@@ -12,8 +12,8 @@ included section printed, and :func:`record` writes the notebook with those outp
 cache, under a key of the script, the code it imports and the library versions. The site build
 serves that copy (mkdocs-jupyter's ``execute: false``), so the downloaded notebook shows the
 page's outputs. A build with no recorded copy (``make build`` before any test run) executes the
-notebook once with nbclient instead (:func:`executed`). ``tests/test_notebooks.py`` runs one
-chapter's notebook in a real kernel and checks it prints what its page shows.
+notebook once with nbclient instead (:func:`executed`). ``tests/test_notebook_kernel.py`` runs
+one chapter's notebook in a real kernel and checks it prints what its page shows.
 
 Convert and execute without MkDocs: ``python -m llm_evolution.notebooks --out some/folder``.
 """
