@@ -291,32 +291,24 @@ def test_the_same_tokens_cost_more_in_longer_sequences():
     least (about twice as long on 2 cores): the batch is processed side by side, the positions
     one after another. The page prints this comparison.
 
-    The two shapes are timed in turns, and each keeps its fastest step: on a shared machine a
-    neighbour can only add time, and a burst of it landing on one shape's run of steps (a
-    median of consecutive steps) once made the wide batch look almost as slow as the long one.
+    The two shapes are timed in turns (the benchmark's ``median_of_alternating``): a burst of
+    load from a neighbour then falls on both, where on one shape's run of consecutive steps it
+    once made the wide batch look almost as slow as the long one.
     """
-    import time
-
+    from llm_evolution.bench import median_of_alternating
     from llm_evolution.timing import fresh_model
     from llm_evolution.training import make_optimizer, train_step
 
     data = translation_data("numbers")
     runs = {}
-    for batch_size, length in [(16, 256), (512, 8)]:
+    for shape, batch_size, length in [("long", 16, 256), ("wide", 512, 8)]:
         generator = torch.Generator().manual_seed(length)
         source = torch.randint(3, len(data.source_vocab), (batch_size, length), generator=generator)
         target = torch.randint(3, len(data.target_vocab), (batch_size, length), generator=generator)
         model = fresh_model("rnn-translator").train()
         optimizer, schedule = make_optimizer(model, lr=1e-3, steps=20)
-        runs[length] = lambda m=model, b=(source, target, target), o=optimizer, s=schedule: (
+        runs[shape] = lambda m=model, b=(source, target, target), o=optimizer, s=schedule: (
             train_step(m, b, o, s))
-    fastest = {length: float("inf") for length in runs}
-    for round_ in range(7):
-        for length, run in runs.items():
-            start = time.perf_counter()
-            run()
-            if round_:  # the first round warms up
-                fastest[length] = min(fastest[length], time.perf_counter() - start)
-    long, wide = fastest[256], fastest[8]
-    print(f"16 x 256: {long:.3f} s, 512 x 8: {wide:.3f} s per step")
+    seconds = median_of_alternating(runs, rounds=7, warmup=1)
+    long, wide = seconds["long"], seconds["wide"]
     assert long > 1.33 * wide, f"16 x 256: {long:.3f} s, 512 x 8: {wide:.3f} s per step"
