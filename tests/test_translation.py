@@ -14,6 +14,7 @@ from llm_evolution.translation import (
     Vocab,
     accuracy_by_length,
     exact_match,
+    translated_right,
     pad,
     transformer_attention_map,
     translate,
@@ -134,6 +135,17 @@ class LookupModel(nn.Module):
                 target_text = target_text[:-1] + str((int(target_text[-1]) + 1) % 10)
             self.answers[source] = data.target_vocab.encode(list(target_text)) + [EOS]
         self.max_new_tokens_seen = []
+        self.target_tokens = data.target_vocab.tokens
+
+    def forward(self, source, target_in, target_out=None):
+        """Teacher forcing: logits whose likeliest token at each position is the answer's."""
+        self.training_seen = self.training
+        logits = torch.zeros(*target_in.shape, len(self.target_tokens))
+        for b, row in enumerate(source.tolist()):
+            answer = self.answers[tuple(i for i in row if i not in (PAD, EOS))]
+            for t in range(target_in.size(1)):
+                logits[b, t, answer[t] if t < len(answer) else PAD] = 1.0
+        return logits, None
 
     def generate(self, source, max_new_tokens):
         self.max_new_tokens_seen.append(max_new_tokens)
@@ -150,8 +162,27 @@ def test_exact_match_of_a_perfect_and_a_wrong_model(small):
     assert exact_match(perfect, small) == 1.0
     assert exact_match(wrong, small) == 0.0
     assert exact_match(perfect, small, small.train_pairs[:7]) == 1.0
-    # Greedy decoding may run for the longest target plus EOS, and no further.
-    assert set(perfect.max_new_tokens_seen) == {small.max_target_length()}
+
+
+def test_greedy_decoding_may_run_for_the_longest_target_plus_eos(small):
+    model = LookupModel(small)
+    translate(model, small, [small.held_out_pairs[0][0]])
+    assert model.max_new_tokens_seen == [small.max_target_length()]
+
+
+@pytest.mark.parametrize("name", ["rnn-translator", "rnn-attention-translator",
+                                  "transformer-translator", "transformer-translator-pre-ln"])
+def test_one_teacher_forced_pass_agrees_with_greedy_decoding(name):
+    """translated_right's shortcut against the real thing: each trained translator's greedy
+    translations of held-out pairs, compared with the targets as strings."""
+    from llm_evolution import zoo
+
+    data, model = translation_data("numbers"), zoo.get(name).model
+    pairs = data.held_out_pairs[:500]
+    greedy = [guess == target for guess, (_, target)
+              in zip(translate(model, data, [source for source, _ in pairs]), pairs)]
+    assert 0 < sum(greedy)  # some right: the comparison below is not all-wrong against all-wrong
+    assert translated_right(model, data, pairs) == greedy
 
 
 def test_translate_batches_and_keeps_order(small):

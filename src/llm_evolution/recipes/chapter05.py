@@ -85,7 +85,7 @@ BERT_MLM = Recipe(
     build=build_bert_mlm,
     fit=fit_bert_mlm,
     config={"name": "bert-mlm", "vocab_size": 2000, "length": 64, "batch_size": 16,
-            "steps": 500, "lr": 1e-3, "warmup_steps": 50, "eval_every": 50,
+            "steps": 500, "lr": 1e-3, "warmup_steps": 50, "eval_every": 100,
             "d_model": 128, "n_heads": 4, "n_layers": 4, "d_ff": 512, "dropout": 0.0},
     seed=0,
     data_fingerprint=data_and_code_fingerprint,
