@@ -4,6 +4,11 @@
 
 PYTHON ?= python3
 export NO_MKDOCS_2_WARNING := 1
+# Bytecode is compiled when a module is first imported and kept in __pycache__ (ignored by git),
+# for the few thousand modules the book imports: a quarter of a minute, once. Compiling the
+# whole environment ahead (pip's default, or compileall) takes a minute on 2 cores; and with
+# PYTHONDONTWRITEBYTECODE set (some containers set it) every process would compile again.
+unexport PYTHONDONTWRITEBYTECODE
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
@@ -18,9 +23,6 @@ $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --no-compile -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
-	@# Bytecode on every core (pip compiles on one: a minute more on 2 cores). As with pip, a
-	@# file that does not compile is left as it is (torch ships Python 3.12-only test helpers).
-	$(PY) -m compileall -q -j 0 $(VENV)/lib > /dev/null || true
 	touch $(STAMP)
 
 data: $(STAMP)

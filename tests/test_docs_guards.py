@@ -30,7 +30,8 @@ DOCS = REPO_ROOT / "docs"
 PAGES = sorted(p for p in DOCS.rglob("*.md") if "overrides" not in p.parts)
 PAGE_IDS = [str(p.relative_to(DOCS)) for p in PAGES]
 PYTHON_LIKE = re.compile(r"^\{?\s*\.?(py|python|python3|pycon|ipython|py3)\b", re.IGNORECASE)
-FIGURE_LINK = re.compile(r"^!\[\]\((?:\.\./)*figures/(?P<name>[\w-]+)\.svg\)\s*$", re.MULTILINE)
+FIGURE_LINK = re.compile(r"^[ \t]*!\[\]\((?:\.\./)*figures/(?P<name>[\w-]+)\.svg\)\s*$",
+                         re.MULTILINE)
 
 
 def _prose(text: str) -> str:
@@ -116,6 +117,23 @@ def test_every_figure_is_registered_and_used():
 
 
 CHAPTERS = sorted((DOCS / "chapters").glob("*.md"))
+
+
+@pytest.mark.parametrize("page", CHAPTERS, ids=[p.name for p in CHAPTERS])
+def test_chapter_opens_with_a_concept_diagram(page: Path):
+    """A picture first: a chapter's first figure is a registered concept diagram
+    (``@diagram``), and it comes before the chapter's first code block."""
+    text = page.read_text()
+    first = FIGURE_LINK.search(text)
+    assert first is not None, f"{page.name} shows no figure: open it with a concept diagram"
+    spec = figures.registry()[first["name"]]
+    assert spec.kind == "diagram", (
+        f"{page.name}: its first figure, {spec.name!r}, is a {spec.kind}; open the chapter with "
+        f"a concept diagram registered with @diagram in llm_evolution.figures")
+    fences = top_level_fences(text)
+    assert not fences or first.start() < fences[0].start, (
+        f"{page.name}: the concept diagram {spec.name!r} comes after the first code block "
+        f"(line {fences[0].line}); move it before any code")
 
 
 # A decimal number of the prose ("0.659", "1,625.5"), not a percentage, a version or a word.

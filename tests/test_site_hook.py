@@ -42,3 +42,12 @@ def test_unknown_figure_fails_the_build(hook):
 def test_figure_syntax_inside_prose_or_code_is_left_alone(hook):
     text = "Write `![](../figures/NAME.svg)` on a line of its own."
     assert render(hook, text) == text
+
+
+def test_figure_inside_a_content_tab_keeps_its_indent(hook):
+    """The steps of a process are figures inside content tabs: indented by the tab's four
+    spaces, which the replacement keeps, so the image stays inside its tab."""
+    html = render(hook, '=== "Step 1"\n\n    ![](../figures/timeline.svg)\n')
+    lines = html.splitlines()
+    assert lines[2].startswith("    ![") and "timeline.svg#only-light" in lines[2]
+    assert "timeline-dark.svg#only-dark" in lines[2]

@@ -4,8 +4,9 @@ Nothing is written into ``docs/``: figures are rendered into the cache by
 :mod:`llm_evolution.figures` and notebooks converted by :mod:`llm_evolution.notebooks`, then
 added to the site's files here, so ``mkdocs serve`` does not rebuild in a loop.
 
-In a page, ``![](../figures/NAME.svg)`` on a line of its own (empty alt) becomes the light and the dark rendering
-of figure NAME, with the alt text it was registered with.
+In a page, ``![](../figures/NAME.svg)`` on a line of its own (empty alt; indented inside a
+content tab) becomes the light and the dark rendering of figure NAME, with the alt text it was
+registered with.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ numerics.use_reference_path()
 
 from llm_evolution import figures, notebooks  # noqa: E402
 
-# A figure stands on a line of its own; the same text inside prose or code is left alone.
+# A figure stands on a line of its own, perhaps indented (inside a content tab: the steps of a
+# process); the same text inside prose or code is left alone.
 FIGURE_IMAGE = re.compile(
-    r"^!\[\]\((?P<prefix>(?:\.\./)*)figures/(?P<name>[\w-]+)\.svg\)[ \t]*$", re.MULTILINE
+    r"^(?P<indent>[ \t]*)!\[\]\((?P<prefix>(?:\.\./)*)figures/(?P<name>[\w-]+)\.svg\)[ \t]*$",
+    re.MULTILINE,
 )
 
 
@@ -53,6 +56,7 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
         alt = specs[name].alt.replace("[", "(").replace("]", ")")
         light = f"{prefix}figures/{figures.output_name(name, 'light')}"
         dark = f"{prefix}figures/{figures.output_name(name, 'dark')}"
-        return f"![{alt}]({light}#only-light){{ loading=lazy }}![{alt}]({dark}#only-dark){{ loading=lazy }}"
+        return (f"{match['indent']}![{alt}]({light}#only-light){{ loading=lazy }}"
+                f"![{alt}]({dark}#only-dark){{ loading=lazy }}")
 
     return FIGURE_IMAGE.sub(both_themes, markdown)

@@ -133,7 +133,11 @@ def site_unchanged_since_passing(request) -> Iterator[None]:
         pytest.skip(f"up to date: this built site passed the browser test ({when}); "
                     "LLM_EVOLUTION_RERUN=1 runs it anyway")
     yield
-    if request.session.testsfailed == 0:
+    # Only a whole run counts: one narrowed by -k or -m (or to some test ids) passed a part.
+    options = request.config.option
+    whole = not (options.keyword or options.markexpr) and all(
+        "::" not in str(arg) for arg in request.config.args)
+    if request.session.testsfailed == 0 and whole:
         record.write_text(json.dumps({"site": str(path), "passed": datetime.datetime.now()
                                       .isoformat(timespec="seconds")}))
 

@@ -19,6 +19,7 @@ pages so that a failure names its page:
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -207,9 +208,11 @@ def test_page_in_a_phone_browser(new_page, page_url: str, site_page: str, browse
     error.  Images: every <img> in the rendered page has alt text and a source that can be
     fetched and decoded.  Layout: the page does not scroll sideways.
     """
+    # A phone's layout (390 CSS pixels wide, touch); at 1 device pixel per CSS pixel, since the
+    # checks are of layout and loading, and software rendering of 3x the pixels costs seconds.
     page = new_page(
         viewport={"width": 390, "height": 844},
-        device_scale_factor=3,
+        device_scale_factor=1,
         is_mobile=True,
         has_touch=True,
     )
@@ -335,3 +338,116 @@ def test_page_list_matches_the_sitemap(site_dir: Path) -> None:
     for prefix in ("chapters/", "notebooks/", "reference/", "contributing/"):
         assert any(p.startswith(prefix) for p in pages), f"no page under {prefix}: {pages}"
     assert "index.html" in pages
+
+
+# --------------------------------------------------------------------------- diagrams
+
+# Three concept diagrams, each looked at in both themes, at a desktop's and at a phone's width.
+CHECKED_DIAGRAMS = [
+    ("chapters/03-attention/", "transformer-architecture"),
+    ("chapters/06-gpt/", "gpt-decoder-stack"),
+    ("chapters/05-bert/", "bert-pretrain-finetune"),
+]
+
+
+def _drawn_share(png: bytes) -> float:
+    """The share of a screenshot's pixels that differ clearly from its most common colour (the
+    page background): near zero when an image is blank or invisible."""
+    import io
+    from collections import Counter
+
+    from PIL import Image
+
+    pixels = Counter(Image.open(io.BytesIO(png)).convert("RGB").get_flattened_data())
+    background = pixels.most_common(1)[0][0]
+    far = sum(n for colour, n in pixels.items()
+              if sum(abs(a - b) for a, b in zip(colour, background)) > 60)
+    return far / sum(pixels.values())
+
+
+@pytest.mark.parametrize(("site_path", "name"), CHECKED_DIAGRAMS,
+                         ids=[name for _, name in CHECKED_DIAGRAMS])
+def test_concept_diagram_is_visible_and_not_clipped(new_page, site_url: str, browser_log,
+                                                    site_path: str, name: str,
+                                                    tmp_path: Path) -> None:
+    """In each theme, at a desktop's and at a phone's width (one page load: the viewport and
+    the preferred colour scheme change under it), the theme's rendering of the diagram is
+    shown and the other hidden; it loads, keeps its proportions, fits inside the page's
+    content column and draws something: a screenshot of it is mostly not background."""
+    page = new_page(viewport={"width": 1280, "height": 900}, color_scheme="light")
+    page.goto(site_url + site_path, wait_until="load")
+    problems = []
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        suffix, other = ("-dark", "") if scheme == "dark" else ("", "-dark")
+        image = page.locator(f'img[src*="figures/{name}{suffix}.svg#only-{scheme}"]').first
+        hidden = page.locator(f'img[src*="figures/{name}{other}.svg"]').first
+        for width in (1280, 390):
+            where = f"{scheme} mode at {width} px"
+            page.set_viewport_size({"width": width, "height": 900})
+            image.scroll_into_view_if_needed()
+            image.wait_for(state="visible")
+            if not image.evaluate("img => img.decode().then(() => img.naturalWidth > 0)"):
+                problems.append(f"{where}: it did not load")
+                continue
+            if hidden.is_visible():
+                problems.append(f"{where}: both renderings are shown")
+            box = image.bounding_box()
+            column = image.evaluate(
+                "img => img.closest('article').getBoundingClientRect().toJSON()")
+            natural = image.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+            if box["x"] < column["left"] - 1 or box["x"] + box["width"] > column["right"] + 1:
+                problems.append(f"{where}: {box} sticks out of the content column {column}")
+            if abs(box["height"] / box["width"] - natural[1] / natural[0]) > 0.02:
+                problems.append(f"{where}: squeezed, shown {box}, drawn {natural}")
+            shot = image.screenshot(path=str(tmp_path / f"{name}-{scheme}-{width}.png"))
+            if _drawn_share(shot) < 0.01:
+                problems.append(f"{where}: it looks blank")
+    assert not problems, f"{name} on {site_path}:\n  " + "\n  ".join(problems)
+    browser_log.assert_clean()
+
+
+def test_step_tabs_work_with_the_keyboard(new_page, site_url: str, browser_log) -> None:
+    """A process shown in steps (content tabs), in each theme: the tabs take keyboard focus,
+    and moving to the next tab with the keyboard shows that step's diagram instead of the
+    first."""
+    page = new_page(viewport={"width": 1280, "height": 900}, color_scheme="light")
+    page.goto(site_url + "chapters/03-attention/", wait_until="load")
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        suffix = "-dark" if scheme == "dark" else ""
+        first = page.locator(f'img[src*="figures/attention-step-1{suffix}.svg"]').first
+        second = page.locator(f'img[src*="figures/attention-step-2{suffix}.svg"]').first
+        tab_set = first.locator("xpath=ancestor::div[contains(@class, 'tabbed-set')][1]")
+        radios = tab_set.locator("input")
+        tab_set.locator(".tabbed-labels > label").first.click()  # back to step 1
+        first.scroll_into_view_if_needed()
+        assert first.is_visible() and not second.is_visible(), scheme
+        radios.first.focus()
+        assert radios.first.evaluate("el => document.activeElement === el"), (
+            f"the step tabs take no keyboard focus ({scheme} mode)")
+        page.keyboard.press("ArrowRight")
+        second.wait_for(state="visible", timeout=5_000)
+        assert not first.is_visible(), f"step 1 is still shown after step 2 ({scheme} mode)"
+    browser_log.assert_clean()
+
+
+def test_no_chapter_weighs_more_than_a_mebibyte(site_dir: Path) -> None:
+    """What a reader's browser fetches for a chapter, its HTML and every figure it shows in
+    one theme, stays under 1 MiB. The other theme's copies are hidden and lazy, so never
+    fetched (test_home_page_renders); site assets (the theme's CSS and JavaScript, shared by
+    every page and cached) aside. Counted in the heavier theme, before any compression."""
+    sizes = {}
+    for page in sorted((site_dir / "chapters").glob("*/index.html")):
+        html = page.read_text(encoding="utf-8")
+        shown = set(re.findall(r'src="([^"#]*figures/[\w-]+\.svg)', html))
+        theme_bytes = {"light": 0, "dark": 0}
+        for src in shown:
+            theme = "dark" if src.endswith("-dark.svg") else "light"
+            theme_bytes[theme] += (page.parent / src).resolve().stat().st_size
+        sizes[page.parent.name] = page.stat().st_size + max(theme_bytes.values())
+    assert sizes, f"no chapter pages under {site_dir / 'chapters'}"
+    largest = max(sizes, key=sizes.get)
+    print(f"largest chapter: {largest}, {sizes[largest]:,} bytes with its figures")
+    heavy = {name: size for name, size in sizes.items() if size > 2**20}
+    assert not heavy, f"chapters over 1 MiB with their figures: {heavy}"

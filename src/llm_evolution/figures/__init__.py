@@ -77,11 +77,14 @@ BASE_STYLE = {
 
 @dataclass(frozen=True)
 class FigureSpec:
-    """A registered figure: its file name (``name.svg``), alt text and drawing function."""
+    """A registered figure: its file name (``name.svg``), alt text and drawing function, and
+    whether it is a concept ``"diagram"`` (an idea, drawn with :mod:`~llm_evolution.figures.
+    diagrams`) or a ``"plot"`` of something computed or measured."""
 
     name: str
     alt: str
     draw: Callable[[], "matplotlib.figure.Figure"]
+    kind: str = "plot"
 
 
 REGISTRY: dict[str, FigureSpec] = {}
@@ -94,20 +97,32 @@ FIGURE_MODULES = ["llm_evolution.figures.timeline", "llm_evolution.figures.chapt
                   "llm_evolution.figures.chapter07"]
 
 
-def figure(name: str, alt: str) -> Callable:
+KINDS = ("plot", "diagram")
+
+
+def figure(name: str, alt: str, kind: str = "plot") -> Callable:
     """Register the decorated function as the figure ``name`` (drawn to ``figures/name.svg``)."""
     if not alt.strip():
         raise ValueError(f"figure {name!r} needs alt text: describe what the figure shows")
+    if kind not in KINDS:
+        raise ValueError(f"kind={kind!r} of figure {name!r} is not one of {KINDS}")
 
     def register(draw: Callable) -> Callable:
         known = REGISTRY.get(name)
         if known and (known.draw.__module__, known.draw.__qualname__) != (
                 draw.__module__, draw.__qualname__):
             raise ValueError(f"figure name {name!r} is registered twice; pick another name")
-        REGISTRY[name] = FigureSpec(name=name, alt=alt.strip(), draw=draw)
+        REGISTRY[name] = FigureSpec(name=name, alt=alt.strip(), draw=draw, kind=kind)
         return draw
 
     return register
+
+
+def diagram(name: str, alt: str) -> Callable:
+    """Register the decorated function as the concept diagram ``name``: a picture of an idea,
+    drawn in the book's visual language (:mod:`llm_evolution.figures.diagrams`). Each chapter
+    opens with one."""
+    return figure(name, alt, kind="diagram")
 
 
 def heatmap(ax, table, *, columns: list[str], rows: list[str], colorbar_label: str,

@@ -1,14 +1,162 @@
-"""Figures of chapter 5 (BERT): attention maps of the real pretrained MiniLM."""
+"""Figures of chapter 5 (BERT): its two concept diagrams (pretraining then fine-tuning, and the
+80/10/10 masking of one line), and attention maps of the real pretrained MiniLM."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
-from llm_evolution.figures import figure
+from llm_evolution.figures import diagram, figure
 
 ATTENTION_SENTENCE = "The keys to the cabinet are on the table."
 # (layer, head), counted from 1 as on the page: a previous-token head and a next-token head.
 ATTENTION_HEADS = [(1, 3), (2, 9)]
+
+FONT = 9  # every label of the diagrams
+
+
+def _box_width(text: str, fontsize: float = FONT, least: float = 0.8) -> float:
+    """Width of a token box that fits ``text`` in DejaVu Sans Mono at ``fontsize``."""
+    return max(least, 0.0135 * fontsize * len(text) + 0.25)
+
+
+def _token_row(ax, x: float, y: float, texts: list[str], roles: list[str | None],
+               step: float = 0.95) -> list[float]:
+    """Token boxes ``step`` apart from ``x`` (the first centre) at height ``y``; a blank
+    text draws nothing. Returns the centres."""
+    from llm_evolution.figures import diagrams as d
+
+    centres = [x + i * step for i in range(len(texts))]
+    for centre, text, role in zip(centres, texts, roles):
+        if text:
+            d.token_box(ax, centre, y, text, role, width=min(step - 0.08, _box_width(text)),
+                        fontsize=FONT)
+    return centres
+
+
+# The pictures' own example words (a line of Hamlet; the genre task's labels are real).
+PRETRAIN_WORDS = ["to", "be", "or", "not", "to", "be"]
+PRETRAIN_HIDDEN = (2, 4)  # positions shown as [MASK]
+FINETUNE_WORDS = ["good", "night", "sweet", "prince"]  # Hamlet, a tragedy
+
+
+@diagram(
+    "bert-pretrain-finetune",
+    alt="BERT's two steps, side by side. Left, pretraining on unlabelled text: some words of "
+    "a line are replaced by a mask token, the encoder reads the whole line, both sides of "
+    "each gap, and predicts the hidden words. Right, fine-tuning: the same encoder, its "
+    "weights copied from pretraining, gets a new small head on top that says whether a "
+    "speech comes from a comedy or a tragedy, trained on a few labelled speeches.",
+)
+def bert_pretrain_finetune() -> plt.Figure:
+    from llm_evolution.figures import diagrams as d
+    from llm_evolution.pretraining import GENRES, LABEL_COUNTS, MASK_ID, SPECIAL_TOKENS
+    from llm_evolution.recipes.chapter05 import BERT_MLM
+
+    mask = SPECIAL_TOKENS[MASK_ID]
+    config = BERT_MLM.config
+    encoder = f"BERT encoder\n{config['n_layers']} layers, {config['d_model']} wide"
+    fig, ax = d.canvas(12.4, 5.7)
+    token_y, block_y, top_y = 0.95, 2.55, 4.2
+    # Left: pretraining. Hidden words become [MASK]; the model predicts them.
+    d.frame(ax, 0.1, 0.3, 5.6, 4.75, "pretraining: no labels", fontsize=FONT)
+    d.step_badge(ax, 0.45, 4.7, 1)
+    shown = [mask if i in PRETRAIN_HIDDEN else w for i, w in enumerate(PRETRAIN_WORDS)]
+    roles = ["highlight" if i in PRETRAIN_HIDDEN else "token" for i in range(len(shown))]
+    xs = _token_row(ax, 0.65, token_y, shown, roles, step=0.9)
+    for x in xs:
+        d.arrow(ax, (x, token_y + 0.32), (x, block_y - 0.47))
+    d.layer_block(ax, 2.9, block_y, 5.2, 0.9, encoder, fontsize=FONT)
+    for i in PRETRAIN_HIDDEN:
+        d.arrow(ax, (xs[i], block_y + 0.47), (xs[i], top_y - 0.32))
+        d.token_box(ax, xs[i], top_y, PRETRAIN_WORDS[i], "output", fontsize=FONT)
+    # Right: fine-tuning. The same encoder, copied, and a new head that reads a label.
+    d.frame(ax, 6.7, 0.3, 5.6, 4.75,
+            f"fine-tuning: {' or '.join(map(str, LABEL_COUNTS))} labels",
+            fontsize=FONT)
+    d.step_badge(ax, 7.05, 4.7, 2)
+    xs = _token_row(ax, 8.0, token_y, FINETUNE_WORDS, ["token"] * len(FINETUNE_WORDS),
+                    step=1.0)
+    for x in xs:
+        d.arrow(ax, (x, token_y + 0.32), (x, block_y - 0.47))
+    d.layer_block(ax, 9.5, block_y, 5.2, 0.9, "the same encoder", fontsize=FONT)
+    d.arrow(ax, (5.5, block_y), (6.9, block_y), dashed=True)
+    ax.text(6.2, block_y + 0.12, "copied", ha="center", va="bottom", fontsize=FONT)
+    head_x, head_y = 8.4, 3.65
+    d.arrow(ax, (head_x, block_y + 0.47), (head_x, head_y - 0.25))
+    d.layer_block(ax, head_x, head_y, 1.7, 0.5, "new head", "highlight", fontsize=FONT)
+    d.arrow(ax, (head_x + 0.85, head_y), (head_x + 1.45, head_y))
+    label = GENRES[1]
+    d.token_box(ax, head_x + 2.05, head_y, label, "output", width=_box_width(label),
+                fontsize=FONT)
+    ax.text(head_x + 2.05, head_y + 0.38, f"{' or '.join(GENRES)}?", ha="center",
+            va="bottom", fontsize=FONT)
+    return fig
+
+
+# The masking picture: one line of the plays, corrupted by the chapter's own mask_tokens at
+# BERT's rate, with a seed picked so that each case of the 80/10/10 rule shows once (three
+# chosen tokens of eight: more than the usual share, so that one line shows them all).
+MASK_LINE = "All the world's a stage,"  # As You Like It, act 2, scene 7
+MASK_SEED = 550
+MASK_KINDS = {"mask": "[MASK]\n80%", "random": "random\n10%", "kept": "kept\n10%"}
+
+
+def masking_example() -> tuple[list[str], list[str], list[str | None], list[str | None]]:
+    """(original tokens, corrupted input, targets (None where not chosen), what happened at
+    each position: "mask", "random", "kept" or None), from the chapter's ``mask_tokens``."""
+    import torch
+
+    from llm_evolution.models.bert import IGNORE_INDEX
+    from llm_evolution.pretraining import MASK_ID, bert_tokenizer, mask_tokens
+    from llm_evolution.recipes.chapter05 import BERT_MLM
+
+    tokenizer = bert_tokenizer(BERT_MLM.config["vocab_size"])
+    ids = torch.tensor([tokenizer.encode(MASK_LINE)])
+    inputs, labels = mask_tokens(ids, tokenizer.vocab_size,
+                                 torch.Generator().manual_seed(MASK_SEED))
+    text = [tokenizer.decode([i]) for i in ids[0].tolist()]
+    shown = [tokenizer.decode([i]) for i in inputs[0].tolist()]
+    targets = [tokenizer.decode([t]) if t != IGNORE_INDEX else None for t in labels[0].tolist()]
+    kinds = [None if t is None else "mask" if i == MASK_ID else "kept" if s == o else "random"
+             for t, i, s, o in zip(targets, inputs[0].tolist(), shown, text)]
+    return text, shown, targets, kinds
+
+
+@diagram(
+    "masking-80-10-10",
+    alt="One line of the plays, cut into the tokens of our BERT's vocabulary, corrupted by "
+    "the chapter's masking code. Top row: the original tokens. Middle row: the model's "
+    "input, where one chosen token became the mask token, one a random token of the "
+    "vocabulary and one was kept as it was. Bottom row: what the model must predict, the "
+    "original token at the chosen positions only.",
+)
+def masking_80_10_10() -> plt.Figure:
+    from llm_evolution.figures import diagrams as d
+
+    text, shown, targets, kinds = masking_example()
+    chosen = sorted(k for k in kinds if k)
+    if chosen != ["kept", "mask", "random"]:
+        raise ValueError(f"MASK_SEED={MASK_SEED} gives {chosen} on {MASK_LINE!r}: pick a seed "
+                         "that shows each case of the 80/10/10 rule once")
+    widths = [max(_box_width(t.strip()), _box_width(s.strip())) for t, s in zip(text, shown)]
+    label_width, gap = 1.25, 0.12
+    lefts = [label_width + sum(widths[:i]) + gap * i for i in range(len(widths))]
+    xs = [left + w / 2 for left, w in zip(lefts, widths)]
+    fig, ax = d.canvas(lefts[-1] + widths[-1] + 0.15, 3.8)
+    rows = {"line": 3.4, "input": 2.2, "target": 0.4}
+    for name, y in rows.items():
+        ax.text(0.05, y, name, ha="left", va="center", fontsize=FONT, style="italic")
+    for x, w, original, corrupted, target, kind in zip(xs, widths, text, shown, targets, kinds):
+        d.token_box(ax, x, rows["line"], original.strip(), "token", width=w, fontsize=FONT)
+        d.token_box(ax, x, rows["input"], corrupted.strip(), "highlight" if kind else "token",
+                    width=w, fontsize=FONT)
+        if kind:  # what the rule did here, under the input; the target under that
+            d.arrow(ax, (x, rows["line"] - 0.32), (x, rows["input"] + 0.32))
+            ax.text(x, rows["input"] - 0.4, MASK_KINDS[kind], ha="center", va="top",
+                    fontsize=FONT, linespacing=1.1)
+            d.token_box(ax, x, rows["target"], target.strip(), "output", width=w,
+                        fontsize=FONT)
+    return fig
 
 
 @figure(

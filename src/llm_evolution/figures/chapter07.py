@@ -1,5 +1,7 @@
-"""Figure of chapter 7: few-shot accuracy of the tiny GPT against the number of examples in
-its prompt, on held-out rules and on training rules, with chance and the best possible."""
+"""Figures of chapter 7: the concept diagram (solved examples in a prompt, against the same
+examples used for fine-tuning) and the few-shot accuracy of the tiny GPT against the number of
+examples in its prompt, on held-out rules and on training rules, with chance and the best
+possible."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from functools import lru_cache
 
 import matplotlib.pyplot as plt
 
-from llm_evolution.figures import figure
+from llm_evolution.figures import diagram, figure
 
 SHOTS = (0, 1, 2, 4, 8)
 SEEDS = (0, 1, 2)
@@ -60,4 +62,101 @@ def icl_accuracy() -> plt.Figure:
     ax.set_ylim(0, 102)
     ax.legend(frameon=False, loc="lower right")
     fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------ the concept diagram
+
+FONT = 9  # every label of the diagram
+EXAMPLE_WIDTH = 1.65  # a solved example "0110 > 0111" in a token box
+
+
+def prompt_example() -> tuple[list[tuple[str, str]], str, str]:
+    """(solved examples as (input, output) bits, query, answer): the page's first printed
+    prompt, three examples of the first held-out rule, drawn with seed 0."""
+    import torch
+
+    from llm_evolution.data.tasks import EXAMPLE_LENGTH, N_BITS, split_rules
+    from llm_evolution.in_context import make_prompts
+    from llm_evolution.recipes.chapter07 import ICL_GPT
+
+    rule = split_rules(ICL_GPT.config["n_held_out"])[1][0]
+    examples, queries, answers = make_prompts([rule], k=3, n_per_rule=2,
+                                              generator=torch.Generator().manual_seed(0))
+
+    def bits(ids) -> str:
+        return "".join(str(bit) for bit in ids.tolist())
+
+    shown = examples[0].view(-1, EXAMPLE_LENGTH)  # each row x0 y0 x1 y1 ... ;
+    pairs = [(bits(row[0 : 2 * N_BITS : 2]), bits(row[1 : 2 * N_BITS : 2])) for row in shown]
+    return pairs, bits(queries[0]), bits(answers[0])
+
+
+def _gpt_block(ax, x: float, y: float, what: str, role: str | None) -> None:
+    from llm_evolution.figures import diagrams as d
+    from llm_evolution.recipes.chapter07 import ICL_GPT
+
+    config = ICL_GPT.config
+    d.layer_block(ax, x, y, 1.75, 1.3,
+                  f"GPT\n{config['n_layers']} layers,\n{config['d_model']} wide\n{what}",
+                  role, fontsize=FONT)
+
+
+@diagram(
+    "prompt-vs-fine-tuning",
+    alt="Two ways to give a model a new task, on this chapter's task of turning four bits "
+    "into four bits by a hidden rule. Left, in-context learning: a prompt of three solved "
+    "examples followed by a query goes into the tiny GPT, whose weights stay frozen, and "
+    "the model writes the answer. Right, fine-tuning: the same three examples are used for "
+    "gradient steps that change the GPT's weights; then the query goes in alone and the "
+    "answer comes out.",
+)
+def prompt_vs_fine_tuning() -> plt.Figure:
+    import inspect
+
+    from llm_evolution.figures import diagrams as d
+    from llm_evolution.in_context import fine_tune_vs_in_context
+
+    steps = inspect.signature(fine_tune_vs_in_context).parameters["steps"].default
+    pairs, query, answer = prompt_example()
+    examples = [f"{x} > {y}" for x, y in pairs]
+    asked = f"{query} > ?"
+    fig, ax = d.canvas(12.2, 5.9)
+    block_y, answer_y, top = 2.75, 4.55, 4.3
+    # Left: the examples and the query are the prompt; the weights do not move.
+    d.frame(ax, 0.1, 0.3, 5.8, 5.1, "in-context learning", fontsize=FONT)
+    stack_x = 1.2
+    ax.text(stack_x, top + 0.42, "prompt", ha="center", va="bottom", fontsize=FONT,
+            style="italic")
+    for i, text in enumerate([*examples, asked]):
+        d.token_box(ax, stack_x, top - 0.7 * i, text, "token" if i < len(examples) else None,
+                    width=EXAMPLE_WIDTH, fontsize=FONT)
+    gpt_x = 4.2
+    d.arrow(ax, (stack_x + EXAMPLE_WIDTH / 2 + 0.1, top - 1.05), (gpt_x - 0.9, block_y))
+    _gpt_block(ax, gpt_x, block_y, "weights frozen", None)
+    d.arrow(ax, (gpt_x, block_y + 0.67), (gpt_x, answer_y - 0.32))
+    d.token_box(ax, gpt_x, answer_y, answer, "output", fontsize=FONT)
+    ax.text(gpt_x + 0.55, answer_y, "answer", ha="left", va="center", fontsize=FONT)
+    # Right: the same examples become gradient steps; then the query comes alone.
+    d.frame(ax, 6.3, 0.3, 5.8, 5.1, "fine-tuning", fontsize=FONT)
+    stack_x = 7.5
+    ax.text(stack_x, top + 0.42, "training data", ha="center", va="bottom", fontsize=FONT,
+            style="italic")
+    for i, text in enumerate(examples):
+        d.token_box(ax, stack_x, top - 0.7 * i, text, "token", width=EXAMPLE_WIDTH,
+                    fontsize=FONT)
+    gpt_x = 10.4
+    d.arrow(ax, (stack_x + EXAMPLE_WIDTH / 2 + 0.1, top - 0.7), (gpt_x - 0.9, block_y + 0.35),
+            "highlight", width=2.0)
+    ax.text(9.05, top - 0.3, f"{steps} gradient\nsteps", ha="center", va="bottom",
+            fontsize=FONT)
+    _gpt_block(ax, gpt_x, block_y, "weights change", "highlight")
+    query_y = 0.95
+    d.token_box(ax, stack_x, query_y, asked, None, width=EXAMPLE_WIDTH, fontsize=FONT)
+    ax.text(stack_x, query_y + 0.38, "then the query alone", ha="center", va="bottom",
+            fontsize=FONT, style="italic")
+    d.arrow(ax, (stack_x + EXAMPLE_WIDTH / 2 + 0.1, query_y), (gpt_x - 0.9, block_y - 0.45))
+    d.arrow(ax, (gpt_x, block_y + 0.67), (gpt_x, answer_y - 0.32))
+    d.token_box(ax, gpt_x, answer_y, answer, "output", fontsize=FONT)
+    ax.text(gpt_x + 0.55, answer_y, "answer", ha="left", va="center", fontsize=FONT)
     return fig
