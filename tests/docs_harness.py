@@ -30,6 +30,7 @@ import difflib
 import io
 import os
 import re
+import textwrap
 from contextlib import redirect_stdout
 from dataclasses import dataclass
 from functools import lru_cache
@@ -303,8 +304,9 @@ def page_key(page: Path) -> str:
     text = page.read_text()
     included = sorted({(REPO_ROOT / match["file"]).resolve()
                        for match in INCLUDE_TARGET.finditer(text)})
-    code = "\n".join(expand_includes(fence.body) for fence in top_level_fences(text)
-                     if fence.info == "python")
+    # Dedented: a block inside an admonition is indented with it.
+    code = "\n".join(textwrap.dedent(expand_includes(fence.body))
+                     for fence in top_level_fences(text) if fence.info == "python")
     modules = set()
     for node in ast.walk(ast.parse(code)):
         names = []

@@ -7,6 +7,7 @@ without a word. These tests make such silent gaps fail loudly.
 from __future__ import annotations
 
 import re
+import textwrap
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -96,8 +97,9 @@ def test_includes_resolve(page: Path):
 
 @pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
 def test_copied_blocks_make_one_script(page: Path):
-    """All python blocks of a page, in order, compile as one script (the harness runs them so)."""
-    blocks = [expand_includes(f.body) for f in top_level_fences(page.read_text())
+    """All python blocks of a page, in order, compile as one script (the harness runs them so).
+    A block inside an admonition is indented with it: it is dedented, as the harness runs it."""
+    blocks = [textwrap.dedent(expand_includes(f.body)) for f in top_level_fences(page.read_text())
               if f.info == "python"]
     compile("\n\n".join(blocks), str(page), "exec")
 

@@ -8,7 +8,12 @@ import pytest
 import torch
 
 from llm_evolution.models.bigram import NeuralBigram
-from llm_evolution.timing import median_seconds, step_seconds
+from llm_evolution.timing import (
+    median_seconds,
+    sequential_operations,
+    sequential_operations_by_length,
+    step_seconds,
+)
 
 
 @pytest.mark.serial  # a timing: run alone
@@ -36,3 +41,28 @@ def test_step_seconds_trains_the_model():
 def test_bad_arguments_name_the_parameter(repeats, warmup):
     with pytest.raises(ValueError, match="repeats=.* warmup="):
         median_seconds(lambda: None, repeats=repeats, warmup=warmup)
+
+
+def test_sequential_operations_counts_the_longest_chain_by_hand():
+    x = torch.ones(3, requires_grad=True)
+    # mul -> add -> pow -> sum -> add is the longest chain: 5 operations, counted by hand;
+    # the other branch (mul -> sum -> add) is shorter. The leaf x is no operation.
+    loss = ((x * 2 + 1) ** 2).sum() + (x * 3).sum()
+    assert sequential_operations(loss) == 5
+    assert sequential_operations((x * 2).sum()) == 2
+
+
+def test_sequential_operations_needs_a_graph():
+    with pytest.raises(ValueError, match="no autograd graph"):
+        sequential_operations(torch.ones(3).sum())
+
+
+def test_an_rnn_waits_in_proportion_to_length_a_transformer_does_not():
+    """The machine-independent half of chapter 3's speed claim."""
+    rnn = sequential_operations_by_length("rnn-attention-translator", (16, 32, 64))
+    transformer = sequential_operations_by_length("transformer-translator", (16, 32, 64))
+    per_position = (rnn[32] - rnn[16]) / 16
+    assert per_position > 0 and (rnn[64] - rnn[32]) / 32 == per_position  # the same for each
+    assert rnn[64] > 3 * rnn[16]
+    assert transformer[16] == transformer[32] == transformer[64]
+    assert transformer[64] < rnn[16]

@@ -268,6 +268,20 @@ for name in speed_names:
         print(f"{names[name]:22} reaches {TARGET:.0%} held-out accuracy at step {reached}")
 # --8<-- [end:steps_to_target]
 
+# %% [markdown]
+# How many operations of one training step must wait for the one before: a count, the same on
+# every machine.
+
+# %%
+# --8<-- [start:sequential]
+from llm_evolution.timing import SPEED_LENGTHS, sequential_operations_by_length
+
+print(f"{'sequence length':22}" + "".join(f"{length:>8}" for length in SPEED_LENGTHS))
+for name in speed_names:
+    counts = sequential_operations_by_length(name)
+    print(f"{names[name]:22}" + "".join(f"{counts[length]:>8,}" for length in SPEED_LENGTHS))
+# --8<-- [end:sequential]
+
 # %%
 # --8<-- [start:step_time]
 from llm_evolution.timing import step_seconds_by_length, task_step_seconds
@@ -291,6 +305,17 @@ for name in speed_names:
     one, two = long_step[name, 1], long_step[name, 2]
     print(f"{names[name]:22} length 128: {1000 * one:5.0f} ms on 1 core, "
           f"{1000 * two:5.0f} ms on 2 ({one / two:.1f}x faster)")
+
+# One step, batches of 16, by sequence length (two cores).
+by_length = {name: step_seconds_by_length(name, SPEED_LENGTHS) for name in speed_names}
+print(f"{'sequence length':22}" + "".join(f"{length:>9}" for length in SPEED_LENGTHS))
+for name in speed_names:
+    print(f"{names[name]:22}" + "".join(f"{1000 * by_length[name][length]:>6.0f} ms"
+                                        for length in SPEED_LENGTHS))
+ratio = {length: by_length["rnn-attention-translator"][length]
+         / by_length["transformer-translator"][length] for length in SPEED_LENGTHS}
+print(f"{'RNN + attn / Transf.':22}" + "".join(f"{ratio[length]:>8.1f}x"
+                                               for length in SPEED_LENGTHS))
 # --8<-- [end:step_time]
 
 # %% [markdown]

@@ -88,26 +88,67 @@ def task_step_seconds(names: list[str], repeats: int = 5) -> dict[str, float]:
     return seconds
 
 
+SPEED_LENGTHS = (8, 16, 32, 64, 128)  # source and target lengths of the by-length comparisons
+
+
+def random_pairs(length: int, batch_size: int) -> Batch:
+    """A batch of ``batch_size`` random source and target sequences of exactly ``length``
+    tokens of the task's vocabularies (ids from 3 up: real tokens, no padding), fixed by
+    ``length``. The weights and the words do not matter for what is counted or timed."""
+    data = translation_data("numbers")
+    generator = torch.Generator().manual_seed(length)
+    source = torch.randint(3, len(data.source_vocab), (batch_size, length), generator=generator)
+    target = torch.randint(3, len(data.target_vocab), (batch_size, length), generator=generator)
+    return source, target, target
+
+
 @measured
 def step_seconds_by_length(name: str, lengths=(16, 128), batch_size: int = 16,
                            repeats: int = 3) -> dict[int, float]:
-    """Median seconds of one training step of recipe ``name``'s model on random batches whose
-    sources and targets are ``length`` tokens long, for each length.
+    """Median seconds of one training step of recipe ``name``'s untrained model on
+    :func:`random_pairs` of each length."""
+    return {length: step_seconds(fresh_model(name, max_len=length),  # RNNs ignore max_len
+                                 random_pairs(length, batch_size), repeats=repeats)
+            for length in lengths}
 
-    The weights do not matter for the time, so the model is untrained and the tokens random.
+
+def sequential_operations(loss: torch.Tensor) -> int:
+    """The number of operations on the longest chain of the autograd graph behind ``loss``.
+
+    Each operation on that chain needs the result of the one before it, so no number of cores
+    or arithmetic units can run two of them at once: it is the least number of steps, one
+    after another, that computing ``loss`` takes. A count, not a timing: the same on any
+    machine. (The backward pass walks the same chain in reverse.)
     """
-    data = translation_data("numbers")
-    seconds = {}
+    if loss.grad_fn is None:
+        raise ValueError("loss has no autograd graph: compute it with gradients enabled, "
+                         "from parameters that require them")
+    longest: dict = {}  # operation -> operations on the longest chain ending with it
+    stack = [(loss.grad_fn, False)]
+    while stack:  # depth-first without recursion: an RNN's chain is thousands long
+        node, inputs_counted = stack.pop()
+        if node in longest:
+            continue
+        inputs = [child for child, _ in node.next_functions if child is not None]
+        if inputs_counted:
+            # A parameter or input that needs a gradient is a leaf of the graph, no operation.
+            is_leaf = hasattr(node, "variable")
+            longest[node] = (0 if is_leaf else 1) + max((longest[c] for c in inputs), default=0)
+        else:
+            stack.append((node, True))
+            stack.extend((child, False) for child in inputs if child not in longest)
+    return longest[loss.grad_fn]
+
+
+def sequential_operations_by_length(name: str, lengths=SPEED_LENGTHS) -> dict[int, int]:
+    """:func:`sequential_operations` of one forward pass of recipe ``name``'s model, with its
+    loss, on :func:`random_pairs` of each length."""
+    counts = {}
     for length in lengths:
-        generator = torch.Generator().manual_seed(length)
-        # Ids from 3 up: real tokens, no padding, so every sequence is exactly `length` long.
-        source = torch.randint(3, len(data.source_vocab), (batch_size, length),
-                               generator=generator)
-        target = torch.randint(3, len(data.target_vocab), (batch_size, length),
-                               generator=generator)
-        model = fresh_model(name, max_len=length)  # the RNNs ignore max_len
-        seconds[length] = step_seconds(model, (source, target, target), repeats=repeats)
-    return seconds
+        model = fresh_model(name, max_len=length)
+        _, loss = model(*random_pairs(length, batch_size=2))
+        counts[length] = sequential_operations(loss)
+    return counts
 # --8<-- [end:speed]
 
 

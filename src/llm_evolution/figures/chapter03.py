@@ -11,8 +11,6 @@ import matplotlib.pyplot as plt
 
 from llm_evolution.figures import diagram, figure
 
-SPEED_LENGTHS = (8, 16, 32, 64, 128)  # sequence lengths of the training-speed figure
-
 # Recipes compared for speed, with their legend labels.
 SPEED_MODELS = {
     "rnn-translator": "RNN",
@@ -93,9 +91,9 @@ def speed_measurements() -> tuple[dict, dict, dict]:
     dark figure show the same numbers."""
     import torch
 
-    from llm_evolution.timing import step_seconds_by_length, task_step_seconds
+    from llm_evolution.timing import SPEED_LENGTHS, step_seconds_by_length, task_step_seconds
 
-    task = task_step_seconds(list(SPEED_MODELS))
+    task = task_step_seconds(list(SPEED_MODELS))  # the page's measurements, read from the cache
     by_length = {name: step_seconds_by_length(name, SPEED_LENGTHS) for name in SPEED_MODELS}
     threads = torch.get_num_threads()
     by_cores = {}
