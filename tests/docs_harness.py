@@ -349,7 +349,11 @@ def update_outputs(page: Path) -> int:
     text = document.text
     for start, end, printed in reversed(replacements):
         opening = text[start:end].split("\n", 1)[0]
-        text = f'{text[:start]}{opening}\n{printed.rstrip()}\n```{text[end:]}'
+        # A block inside an admonition keeps the admonition's indent on every line.
+        indent = opening[: len(opening) - len(opening.lstrip())]
+        body = "\n".join(indent + line if line else line
+                         for line in printed.rstrip().split("\n"))
+        text = f'{text[:start]}{opening}\n{body}\n{indent}```{text[end:]}'
     page.write_text(text)
     return len(replacements)
 

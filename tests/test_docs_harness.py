@@ -96,6 +96,15 @@ def test_update_outputs_rewrites_output_blocks(tmp_path):
     run_page(tmp_path, page.read_text())
 
 
+def test_update_outputs_keeps_the_indent_of_a_block_in_an_admonition(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(f"??? note\n\n    {FENCE}python\n    print('a')\n    print('b')\n    {FENCE}\n\n"
+                    f"    {OUTPUT}\n    old\n    {FENCE}\n")
+    assert update_outputs(page) == 1
+    assert f"    {OUTPUT}\n    a\n    b\n    {FENCE}\n" in page.read_text()
+    run_page(tmp_path, page.read_text())
+
+
 TIMINGS = '``` { .text .no-copy title="Output (times vary by machine)" }'
 
 
