@@ -88,7 +88,8 @@ def probe(env: dict[str, str], *args: str) -> dict[str, str]:
 
 def run_all(cases: dict[str, tuple[dict[str, str], tuple[str, ...]]]) -> dict[str, dict]:
     # Two processes of two threads each; OpenMP threads that wait passively instead of spinning
-    # leave the cores to the other process (a third faster; the waiting changes no result).
+    # leave the cores to the other process (this test in less than half the time; the waiting
+    # changes no result).
     passive = {"OMP_WAIT_POLICY": "PASSIVE"}
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {name: pool.submit(probe, {**passive, **env}, *args)

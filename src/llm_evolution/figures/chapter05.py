@@ -99,6 +99,9 @@ def bert_pretrain_finetune() -> plt.Figure:
 MASK_LINE = "All the world's a stage,"  # As You Like It, act 2, scene 7
 MASK_SEED = 550
 MASK_KINDS = {"mask": "[MASK]\n80%", "random": "random\n10%", "kept": "kept\n10%"}
+# What the chapter's prose says the picture shows (8 tokens; All kept, the masked, world
+# replaced by Edmund): drawing fails if the tokenizer or the masking code ever changes it.
+MASK_EXPECTED = {"tokens": 8, "kept": "All", "mask": "the", "random": ("world", "Edmund")}
 
 
 def masking_example() -> tuple[list[str], list[str], list[str | None], list[str | None]]:
@@ -134,10 +137,16 @@ def masking_80_10_10() -> plt.Figure:
     from llm_evolution.figures import diagrams as d
 
     text, shown, targets, kinds = masking_example()
-    chosen = sorted(k for k in kinds if k)
-    if chosen != ["kept", "mask", "random"]:
-        raise ValueError(f"MASK_SEED={MASK_SEED} gives {chosen} on {MASK_LINE!r}: pick a seed "
-                         "that shows each case of the 80/10/10 rule once")
+    found = {"tokens": len(text)}
+    for original, corrupted, kind in zip(text, shown, kinds):
+        if kind == "random":
+            found[kind] = (original.strip(), corrupted.strip())
+        elif kind:
+            found[kind] = original.strip()
+    if found != MASK_EXPECTED:
+        raise ValueError(f"MASK_SEED={MASK_SEED} on {MASK_LINE!r} now gives {found}, not "
+                         f"{MASK_EXPECTED}: pick a seed that shows each case of the 80/10/10 "
+                         "rule once, and update MASK_EXPECTED and the prose of chapter 5")
     widths = [max(_box_width(t.strip()), _box_width(s.strip())) for t, s in zip(text, shown)]
     label_width, gap = 1.25, 0.12
     lefts = [label_width + sum(widths[:i]) + gap * i for i in range(len(widths))]
