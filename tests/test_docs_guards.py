@@ -233,3 +233,14 @@ def test_milestones_are_cited_on_the_papers_page():
     missing = [m.label for m in MILESTONES
                if m.reference not in papers or str(m.when.year) not in papers]
     assert not missing, f"milestones of the timeline without a citation on papers.md: {missing}"
+
+
+FOOTNOTE = re.compile(r"\[\^[^\]]+\]")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
+def test_citations_are_inline_not_footnotes(page: Path):
+    """One citation style on every page: in the sentence (who, where, when, arXiv id)."""
+    found = [match.group(0) for match in FOOTNOTE.finditer(_prose(page.read_text()))]
+    assert not found, (f"{page.name} cites with footnotes {found}: cite in the sentence instead, "
+                       "e.g. 'Xiong et al. (ICML 2020, arXiv:2002.04745)' (docs/contributing.md)")

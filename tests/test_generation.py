@@ -275,6 +275,23 @@ def test_greedy_takes_the_argmax_at_every_step():
             assert out[0, t].item() == logits[0, -1].argmax().item()
 
 
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_past_the_context_the_window_slides(use_cache):
+    """nanoGPT's rule, checked step by step: each new token is the argmax of the model on the
+    last context_size tokens (32 here), with and without the cache, from a short prompt and
+    from one already longer than the context."""
+    model = tiny_gpt()
+    context = model.config.context_size
+    for prompt in (torch.tensor([[1, 2]]), torch.arange(40)[None] % 12):
+        out = generate(model, prompt, 45, greedy=True, use_cache=use_cache)
+        assert out.shape == (1, prompt.size(1) + 45)
+        assert torch.equal(out[:, :prompt.size(1)], prompt)
+        with torch.no_grad():
+            for t in range(prompt.size(1), out.size(1)):
+                logits, _ = model(out[:, max(0, t - context):t])
+                assert out[0, t].item() == logits[0, -1].argmax().item(), (prompt.size(1), t)
+
+
 def test_top_k_1_is_greedy_and_tiny_temperature_is_greedy():
     model = tiny_gpt()
     prompt = torch.tensor([[3], [7]])

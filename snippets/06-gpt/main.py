@@ -215,13 +215,32 @@ for n, (without, with_cache) in kv_cache_seconds().items():
 # --8<-- [end:kv_timing]
 
 # %% [markdown]
+# ## Longer than the context
+#
+# Past the context the model reads only the last `context_size` tokens: a sliding window.
+
+# %%
+# --8<-- [start:sliding_window]
+context = gpt_bpe.model.config.context_size
+prompt_ids = torch.tensor([bpe.tokenizer.encode("ROMEO.\n")])
+positions_read = []  # one entry per forward pass: how many positions it read
+hook = gpt_bpe.model.register_forward_pre_hook(lambda module, args: positions_read.append(
+    args[0].size(1)))
+out = generate(gpt_bpe.model, prompt_ids, 3 * context, top_p=0.9,
+               generator=torch.Generator().manual_seed(0))
+hook.remove()
+print(f"{out.size(1)} tokens, written with a context of {context}: the longest forward pass "
+      f"read {max(positions_read)} positions")
+print(bpe.tokenizer.decode(out[0].tolist()))
+# --8<-- [end:sliding_window]
+
+# %% [markdown]
 # ## Errors that say what to fix
 
 # %%
 # --8<-- [start:errors]
-too_long = torch.zeros(1, 65, dtype=torch.long)
 attempts = {
-    "prompt longer than the context": lambda: generate(model, too_long, 1, greedy=True),
+    "a negative number of new tokens": lambda: generate(model, prompt_ids, -1, greedy=True),
     "top_p outside (0, 1]": lambda: generate(model, prompt_ids, 5, top_p=1.5,
                                               generator=torch.Generator()),
     "temperature 0": lambda: generate(model, prompt_ids, 5, temperature=0.0,

@@ -83,6 +83,29 @@ for k in SHOTS:
 # --8<-- [end:curve]
 
 # %% [markdown]
+# ## Where the model looks
+#
+# For each head: the attention weight a query bit puts on its induction targets, the output
+# bits of earlier examples at its position whose input bit matches its own.
+
+# %%
+# --8<-- [start:induction]
+from llm_evolution.induction import induction_prompts, induction_share
+
+prompt_ids = induction_prompts(held_out_rules, k=8)  # 8 prompts for each held-out rule
+share = induction_share(model, prompt_ids, k=8)
+print(f"{prompt_ids.size(0)} prompts of 8 examples; spread evenly, a query bit would put "
+      f"{share['if even'][0, 0]:.2f} on the matching outputs")
+print("attention on earlier outputs at the query bit's position, matching / other")
+n_heads = share["matching"].size(1)
+print("layer" + "".join(f"{f'head {head + 1}':>13}" for head in range(n_heads)))
+for layer in range(share["matching"].size(0)):
+    print(f"{layer + 1:5}" + "".join(
+        f"  {share['matching'][layer, head]:.2f} / {share['other'][layer, head]:.2f}"
+        for head in range(n_heads)))
+# --8<-- [end:induction]
+
+# %% [markdown]
 # ## Fine-tuning on the same examples
 #
 # A copy of the model takes gradient steps on the k examples alone, then answers every query

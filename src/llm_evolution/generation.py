@@ -120,6 +120,11 @@ def generate(
     ``top_k`` and ``top_p``, and one token is drawn with ``generator``. With ``use_cache``
     the model reads each token once and keeps its keys and values in a :class:`KVCache`;
     without, it re-reads the whole sequence at every step. Both give the same tokens.
+
+    The text may grow past the model's context: then the model reads only the last
+    ``context_size`` tokens (a sliding window, as nanoGPT's ``generate`` does). Positions are
+    counted from the window's start, so every step past the context re-reads the whole window
+    and the cache saves nothing more.
     """
     if not isinstance(model, GPT):
         raise ValueError(f"model must be a GPT, got {type(model).__name__}; use sample() for "
@@ -130,10 +135,6 @@ def generate(
     if max_new_tokens < 0:
         raise ValueError(f"max_new_tokens={max_new_tokens} must be >= 0")
     context_size = model.config.context_size
-    if prompt_ids.size(1) + max_new_tokens > context_size:
-        raise ValueError(f"prompt of {prompt_ids.size(1)} tokens + max_new_tokens="
-                         f"{max_new_tokens} exceeds context_size={context_size}; crop the "
-                         "prompt or ask for fewer tokens")
     if not greedy:  # check the sampling settings before any work
         apply_temperature(torch.zeros(1), temperature)
         if top_k is not None:
@@ -147,7 +148,10 @@ def generate(
     ids, unread = prompt_ids, prompt_ids  # unread: the tokens the cache has not seen yet
     with evaluating(model):
         for _ in range(max_new_tokens):
-            logits, _ = model(unread if use_cache else ids, cache=cache)
+            if ids.size(1) > context_size:  # past the context: the window slides
+                logits, _ = model(ids[:, -context_size:])
+            else:
+                logits, _ = model(unread if use_cache else ids, cache=cache)
             # Decide on the CPU in double precision: the same seed gives the same text anywhere.
             scores = logits[:, -1, :].double().cpu()
             if greedy:

@@ -1,7 +1,7 @@
 """Figures of chapter 7: the concept diagram (solved examples in a prompt, against the same
-examples used for fine-tuning) and the few-shot accuracy of the tiny GPT against the number of
+examples used for fine-tuning), the few-shot accuracy of the tiny GPT against the number of
 examples in its prompt, on held-out rules and on training rules, with chance and the best
-possible."""
+possible, and the attention of its strongest induction head on one prompt."""
 
 from __future__ import annotations
 
@@ -159,4 +159,70 @@ def prompt_vs_fine_tuning() -> plt.Figure:
     d.arrow(ax, (gpt_x, block_y + 0.67), (gpt_x, answer_y - 0.32))
     d.token_box(ax, gpt_x, answer_y, answer, "output", fontsize=FONT)
     ax.text(gpt_x + 0.55, answer_y, "answer", ha="left", va="center", fontsize=FONT)
+    return fig
+
+
+@lru_cache(maxsize=1)
+def induction_example() -> tuple[int, int, list[int], list[list[float]], list[list[bool]],
+                               list[list[bool]]]:
+    """The head with the most attention on matching outputs over the chapter's prompts (the
+    page's table), and its attention rows from the four query bits of the first prompt, with
+    each row's matching and other earlier outputs: computed once per process, for both
+    themes."""
+    from llm_evolution import zoo
+    from llm_evolution.data.tasks import EXAMPLE_LENGTH, N_BITS, split_rules
+    from llm_evolution.induction import (
+        attention_weights,
+        induction_prompts,
+        induction_share,
+        lookup_positions,
+    )
+
+    model = zoo.get("icl-gpt").model
+    _, held_out_rules = split_rules(zoo.find("icl-gpt").config["n_held_out"])
+    prompts = induction_prompts(held_out_rules, k=8)  # the page's prompts
+    share = induction_share(model, prompts, k=8)["matching"]
+    layer, head = divmod(int(share.argmax()), share.size(1))
+    first = prompts[:1]
+    rows = [EXAMPLE_LENGTH * 8 + 2 * bit for bit in range(N_BITS)]
+    weights = attention_weights(model, first)[layer, 0, head, rows]
+    masks = lookup_positions(first, 8)
+    return (layer, head, first[0].tolist(), weights.tolist(), masks["matching"][0].tolist(),
+            masks["other"][0].tolist())
+
+
+@figure(
+    "icl-induction-head",
+    alt="Heatmap of one attention head of the tiny GPT, the head that puts the most weight on "
+    "matching outputs in the table above, on one held-out prompt of eight solved examples: "
+    "one row for each of the four input bits of the query, one column for each token of the "
+    "prompt up to the last query bit, brighter for more weight. In each row, the output bits "
+    "of earlier examples at that row's position are marked: circles where the example's input "
+    "bit matches the query's (where an induction head would look), crosses where it does not.",
+)
+def icl_induction_head() -> plt.Figure:
+    from llm_evolution.data.tasks import VOCAB
+
+    layer, head, ids, weights, matching, other = induction_example()
+    shown = max(max(i for i, w in enumerate(row) if w > 0) for row in weights) + 1
+    fig, ax = plt.subplots(figsize=(10, 2.6))
+    image = ax.imshow([row[:shown] for row in weights], cmap="viridis", vmin=0, aspect="auto")
+    for bit in range(len(weights)):
+        for mask, marker in ((matching, "o"), (other, "x")):
+            columns = [column for column, marked in enumerate(mask[bit][:shown]) if marked]
+            # White shows on viridis' dark cells, the vast majority, in either theme.
+            style = ({"facecolors": "none", "edgecolors": "white"} if marker == "o"
+                     else {"color": "white"})
+            ax.scatter(columns, [bit] * len(columns), s=50, marker=marker, linewidths=1.2,
+                       **style)
+    ax.set_xticks(range(shown), [VOCAB[i] for i in ids[:shown]], fontsize=6)
+    ax.set_yticks(range(len(weights)), [f"query bit {bit + 1}" for bit in range(len(weights))],
+                  fontsize=8)
+    ax.set_xlabel("prompt token (8 solved examples, then the query)")
+    ax.set_title(f"layer {layer + 1}, head {head + 1}", fontsize=10)
+    ax.grid(False)
+    colorbar = fig.colorbar(image, ax=ax, fraction=0.025, pad=0.02)
+    colorbar.set_label("attention weight")
+    colorbar.outline.set_visible(False)
+    fig.tight_layout()
     return fig
