@@ -108,17 +108,18 @@ for layer in range(share["matching"].size(0)):
 # %% [markdown]
 # ## Fine-tuning on the same examples
 #
-# A copy of the model takes gradient steps on the k examples alone, then answers every query
-# with an empty prompt; the unchanged model answers with the k examples in its prompt.
+# For every held-out rule and three draws of k examples: a copy of the model takes gradient
+# steps on the k examples alone, then answers every query with an empty prompt; the unchanged
+# model answers with the k examples in its prompt.
 
 # %%
 # --8<-- [start:fine_tune]
-from llm_evolution.in_context import fine_tune_vs_in_context
+from llm_evolution.few_shot_tuning import fine_tuning_table
 
-print("examples  in context   fine-tuned")
-for k in (1, 2, 4, 8):
-    scores = torch.tensor([fine_tune_vs_in_context(model, r, k, seed=0)
-                           for r in held_out_rules[:4]])
-    in_context, fine_tuned = scores.mean(dim=0)
-    print(f"{k:8}  {in_context:9.1%}  {fine_tuned:10.1%}")
+table = fine_tuning_table()  # every held-out rule, three draws of examples
+print("examples   in context         fine-tuned       (mean over 64 rules; ± over 3 draws)")
+for k, row in table.items():
+    in_context, fine_tuned = torch.tensor(row["in context"]), torch.tensor(row["fine-tuned"])
+    print(f"{k:8}   {in_context.mean():6.1%} ± {in_context.std():4.1%}   "
+          f"{fine_tuned.mean():6.1%} ± {fine_tuned.std():4.1%}")
 # --8<-- [end:fine_tune]
