@@ -173,6 +173,29 @@ print(f"held-out loss every 100 steps: {last}")
 # --8<-- [end:pretrain]
 
 # %% [markdown]
+# Where the grade comes from: the graded positions split by what the input shows there, and
+# the [MASK] positions split into words and the rest.
+
+# %%
+# --8<-- [start:scores]
+from llm_evolution.masked_lm_scores import accuracy_by_input, accuracy_on_words
+from llm_evolution.pretraining import mlm_batches
+
+train_ids, val_ids = encoded_corpus(recipe.config["vocab_size"])
+masked_batch = mlm_batches(val_ids, recipe.config["length"], recipe.config["batch_size"],
+                           tiny_tokenizer.vocab_size)
+generator = torch.Generator().manual_seed(recipe.seed + 2)  # the batches the recipe scored
+scored = [masked_batch(generator) for _ in range(20)]
+print("input at the graded position   positions   guessed first")
+for shown, (count, accuracy) in accuracy_by_input(pretrained.model, scored).items():
+    print(f"{shown:30} {count:9,}   {accuracy:13.1%}")
+print("behind [MASK]                       positions   guessed first   commonest token")
+for kind, (count, accuracy, commonest, token) in accuracy_on_words(
+        pretrained.model, scored, tiny_tokenizer, train_ids).items():
+    print(f"{kind:35} {count:9,}   {accuracy:13.1%}   {commonest:6.1%} ({token!r})")
+# --8<-- [end:scores]
+
+# %% [markdown]
 # ## Filling in masked words
 #
 # Lines from the held-out end of the plays, one word hidden; the model's five best guesses.

@@ -123,3 +123,29 @@ for k, row in table.items():
     print(f"{k:8}   {in_context.mean():6.1%} ± {in_context.std():4.1%}   "
           f"{fine_tuned.mean():6.1%} ± {fine_tuned.std():4.1%}")
 # --8<-- [end:fine_tune]
+
+# %% [markdown]
+# ## A prompt in words
+#
+# Three solved examples and a query, in words, for chapter 6's two GPTs.
+
+# %%
+# --8<-- [start:words]
+from llm_evolution.data.text import bpe_corpus, char_corpus
+from llm_evolution.generation import generate
+
+NAMES = ["HAMLET", "OTHELLO", "ROMEO", "JULIET", "MACBETH", "HORATIO", "IAGO", "BANQUO"]
+for name, corpus in (("gpt-char", char_corpus()), ("gpt-bpe", bpe_corpus())):
+    gpt, tokenizer = zoo.get(name).model, corpus.tokenizer
+    continued = 0
+    for i, query in enumerate(NAMES):  # three other names as examples, then the query
+        shown = [other for other in NAMES if other != query][i % 5 : i % 5 + 3]
+        prompt = "".join(f"{other}. {other.title()}\n" for other in shown) + f"{query}."
+        prompt_ids = torch.tensor([tokenizer.encode(prompt)])
+        out = generate(gpt, prompt_ids, 12, greedy=True)
+        written = tokenizer.decode(out[0, prompt_ids.size(1):].tolist())
+        continued += written.startswith(" " + query.title())
+        if i == 0:
+            print(f"{name}: {prompt!r} -> {written!r}")
+    print(f"{name}: continued the pattern in {continued} of {len(NAMES)} prompts")
+# --8<-- [end:words]
