@@ -235,6 +235,26 @@ print(bpe.tokenizer.decode(out[0].tolist()))
 # --8<-- [end:sliding_window]
 
 # %% [markdown]
+# ## Fine-tuning: GPT-1's second step
+#
+# The pretrained gpt-bpe fine-tuned on chapter 5's comedy-or-tragedy speeches, beside the same
+# network from random weights.
+
+# %%
+# --8<-- [start:fine_tune]
+from llm_evolution.gpt_fine_tuning import genre_fine_tuning
+
+results = genre_fine_tuning()  # chapter 5's settings: 40 steps, 50 or 200 labels, 2 seeds
+print("labels   scratch           pretrained        gain")
+for n_labels in (50, 200):
+    scratch = torch.tensor(results[f"scratch {n_labels}"])
+    tuned = torch.tensor(results[f"pretrained {n_labels}"])
+    print(f"{n_labels:6}   {scratch.mean():5.1%} ({scratch.min():.0%}-{scratch.max():.0%})   "
+          f"{tuned.mean():5.1%} ({tuned.min():.0%}-{tuned.max():.0%})   "
+          f"{100 * (tuned.mean() - scratch.mean()):+.1f}")
+# --8<-- [end:fine_tune]
+
+# %% [markdown]
 # ## Errors that say what to fix
 
 # %%
