@@ -20,6 +20,14 @@ from llm_evolution.few_shot_tuning import (
 from llm_evolution.in_context import AnswerLoss, fine_tune_vs_in_context
 from llm_evolution.models.gpt import GPT, GPTConfig
 from llm_evolution.training import train
+from tests.incremental import run_when_changed
+
+
+@pytest.fixture(scope="module", autouse=True)
+def up_to_date(request):
+    """Fine-tuning runs and chapter 7's model: run again only when the code they test changes
+    (tests/incremental.py)."""
+    yield from run_when_changed(request)
 
 
 def small_gpt() -> GPT:

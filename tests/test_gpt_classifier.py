@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from llm_evolution.gpt_fine_tuning import encode_for_gpt
 from llm_evolution.models.gpt import GPT, GPTConfig
 from llm_evolution.models.gpt_classifier import GPTForSequenceClassification, final_hidden_states
-from llm_evolution.tokenizers import shakespeare_bpe
+from llm_evolution.tokenizers import ByteLevelBPE
 
 CONFIG = GPTConfig(vocab_size=50, context_size=16, d_model=24, n_heads=2, n_layers=2)
 
@@ -52,7 +52,7 @@ def test_errors_name_the_problem():
 
 
 def test_encode_for_gpt_pads_after_the_text_and_cuts_long_ones():
-    tokenizer = shakespeare_bpe().truncated(300)
+    tokenizer = ByteLevelBPE([])  # bytes only: one token per character here
     short, long = "To be.", "To be, or not to be, that is the question. " * 4
     ids, mask = encode_for_gpt([short, long], tokenizer, 12)
     n_short = len(tokenizer.encode(short))
