@@ -30,6 +30,7 @@ from llm_evolution.data.tasks import (
 from llm_evolution.evaluation import evaluating
 from llm_evolution.measurements import measured
 from llm_evolution.models.gpt import GPT, check_inputs
+from llm_evolution.models.gpt_classifier import final_hidden_states
 
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.AdamW's defaults, as the loop uses
 
@@ -45,15 +46,11 @@ class Logits(nn.Module):
         self.gpt = gpt
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        gpt = self.gpt
-        positions = torch.arange(input_ids.size(-1), device=input_ids.device)
-        x = gpt.dropout(gpt.token_embedding(input_ids) + gpt.position_embedding(positions))
         # Attention as plain matrix products and a softmax: vmap batches those over the copies,
         # where the fused CPU kernel has no batching rule and would run copy after copy.
         with sdpa_kernel(SDPBackend.MATH):
-            for block in gpt.blocks:
-                x = block(x)
-        return F.linear(gpt.ln_f(x), gpt.token_embedding.weight)
+            hidden = final_hidden_states(self.gpt, input_ids, check=False)
+        return F.linear(hidden, self.gpt.token_embedding.weight)  # the tied output layer
 
 
 # --8<-- [start:fine_tune_copies]

@@ -12,10 +12,12 @@ from llm_evolution.models.gpt import GPT, GPTConfig, check_inputs
 
 
 # --8<-- [start:gpt_classifier]
-def final_hidden_states(gpt: GPT, input_ids: torch.Tensor) -> torch.Tensor:
+def final_hidden_states(gpt: GPT, input_ids: torch.Tensor, check: bool = True) -> torch.Tensor:
     """The vectors ``gpt`` turns into logits, (batch, length, d_model): its forward pass up
-    to the last layer norm, before the tied output layer."""
-    check_inputs(gpt.config, input_ids)
+    to the last layer norm, before the tied output layer. ``check=False`` skips the check of
+    the ids (for ``torch.func.vmap``, which cannot trace its data-dependent ``if``)."""
+    if check:
+        check_inputs(gpt.config, input_ids)
     positions = torch.arange(input_ids.size(1), device=input_ids.device)
     x = gpt.dropout(gpt.token_embedding(input_ids) + gpt.position_embedding(positions))
     for layer, block in enumerate(gpt.blocks):
