@@ -24,8 +24,9 @@ import pytest
 
 from llm_evolution import numerics
 
-# What a notebook's first cell prints (the same call), for the notebooks the pages record.
-NUMERIC_PATH = numerics.use_reference_path()
+# The variables go in before anything imports torch; torch itself loads in pytest_configure,
+# and not at all for the browser test of the built site, which computes nothing.
+numerics.pin_environment()
 
 from llm_evolution import cache  # noqa: E402
 
@@ -36,8 +37,17 @@ RERUN_ENV = "LLM_EVOLUTION_RERUN"
 PAGES: dict[str, dict] = {}  # page path -> {"key", "items", "passed", "failed"}
 
 
+def _only_the_site_test(config) -> bool:
+    """Whether the session collects nothing but tests/site (make test's last step)."""
+    site = REPO_ROOT / "tests" / "site"
+    paths = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+    return bool(paths) and all(path.is_relative_to(site) for path in paths)
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "serial: measures time; run alone, not beside other tests")
+    if not _only_the_site_test(config):
+        numerics.use_reference_path()
     # With -n 2 two workers of two torch threads each share the cores. OpenMP's default is to
     # spin a while when a thread runs out of work, so each worker's spinning threads take the
     # cores the other needs: passive waiting makes the parallel phase about a quarter faster.
@@ -47,6 +57,8 @@ def pytest_configure(config):
 
 
 def pytest_report_header(config):
+    if _only_the_site_test(config):
+        return "numeric path: not loaded (the browser test computes nothing)"
     return f"numeric path: {numerics.describe()}"
 
 
@@ -107,7 +119,7 @@ def pytest_sessionfinish(session, exitstatus):
         if state["passed"] == state["items"] and not state["failed"]:
             for slug, printed in NOTEBOOK_OUTPUTS.get(str(REPO_ROOT / page), {}).items():
                 try:
-                    notebooks.record(slug, printed, NUMERIC_PATH)
+                    notebooks.record(slug, printed, numerics.describe())
                 except KeyError:
                     pass  # part of the page ran (-k): the build executes the notebook instead
             record = _record(REPO_ROOT / page, state["key"])

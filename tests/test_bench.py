@@ -11,8 +11,17 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from llm_evolution import bench
 from llm_evolution.models.gpt import GPT, GPTConfig
+from tests.incremental import run_when_changed
 
 transformers = pytest.importorskip("transformers")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def up_to_date(request):
+    """A smoke run of the whole benchmark (seconds): run again only when its code changes."""
+    yield from run_when_changed(request, "llm_evolution.bench",
+                                extra=(bench.COMMITTED_RESULTS.read_text(),))
+
 
 TINY = GPTConfig(vocab_size=20, context_size=16, d_model=32, n_heads=2, n_layers=1)
 

@@ -22,6 +22,7 @@ a SHA-256 of its weights, :func:`sha256_file`).
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -46,6 +47,17 @@ PACKAGE = "llm_evolution"  # imports of this package are followed; any other is 
 
 def _package_dir(top: str) -> Path | None:
     """Folder of the top-level package ``top`` (finding a top-level spec imports nothing)."""
+    if top == PACKAGE:  # asked thousands of times per key; this package does not move
+        return _this_package_dir()
+    return _find_package_dir(top)
+
+
+@functools.cache
+def _this_package_dir() -> Path | None:
+    return _find_package_dir(PACKAGE)
+
+
+def _find_package_dir(top: str) -> Path | None:
     spec = importlib.util.find_spec(top)
     if spec is None or not spec.submodule_search_locations:
         return None
