@@ -144,11 +144,10 @@ print(f"first {len(small.merges)} merges = Hugging Face trained to 1,000 tokens:
 
 # %%
 # --8<-- [start:sweep]
-from llm_evolution.tokenizers import tokens_per_character
+from llm_evolution.vocabulary_sweep import tokens_per_character_sweep
 
-sizes = [257, 300, 500, 1000, 2000, 4000, 8000]
-per_char = tokens_per_character(bpe, corpus.val_text, sizes)
-on_training_text = tokens_per_character(bpe, corpus.train_text, sizes)  # the merges' own text
+sweep = tokens_per_character_sweep()  # sizes 257 to 8,000; the figure below draws it
+per_char, on_training_text = sweep["held-out text"], sweep["training text"]
 print("vocabulary  tokens/char  chars/token  held-out tokens  tokens/char (training text)")
 for size, cost in per_char.items():
     print(f"{size:10,}  {cost:11.3f}  {1 / cost:11.2f}  {round(cost * len(corpus.val_text)):15,}"

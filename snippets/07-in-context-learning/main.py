@@ -67,17 +67,13 @@ print(f"held-out 8-shot accuracy during training: "
 
 # %%
 # --8<-- [start:curve]
-from llm_evolution.in_context import best_possible_accuracy, few_shot_accuracy
+from llm_evolution.in_context import best_possible_accuracy
+from llm_evolution.in_context_scores import accuracy_by_examples
 
-SHOTS = (0, 1, 2, 4, 8)
-SEEDS = (0, 1, 2)
-seen_rules = train_rules[::3]  # 64 of the training rules, as many as are held out
+table = accuracy_by_examples()  # held-out rules and 64 of the training rules, 3 seeds each
 print("examples  held-out rules   training rules   best possible")
-for k in SHOTS:
-    held_out = torch.tensor([few_shot_accuracy(model, held_out_rules, k, s, n_per_rule=8)
-                             for s in SEEDS])
-    seen = torch.tensor([few_shot_accuracy(model, seen_rules, k, s, n_per_rule=8)
-                         for s in SEEDS])
+for k, per_seed in table["held-out rules"].items():
+    held_out, seen = torch.tensor(per_seed), torch.tensor(table["training rules"][k])
     print(f"{k:8}  {held_out.mean():6.1%} ± {held_out.std():4.1%}   "
           f"{seen.mean():6.1%} ± {seen.std():4.1%}   {best_possible_accuracy(k):6.1%}")
 # --8<-- [end:curve]

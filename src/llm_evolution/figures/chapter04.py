@@ -10,25 +10,7 @@ import matplotlib.pyplot as plt
 
 from llm_evolution.figures import diagram, figure
 from llm_evolution.figures.diagrams import arrow, canvas, step_badge, token_box
-
-# Vocabulary sizes of the sweep: the 257 tokens every vocabulary starts with (256 bytes and
-# one special token) up to the full 8,000 of the chapter's tokenizer, spaced evenly on a log axis.
-SWEEP_SIZES = (257, 300, 400, 500, 700, 1000, 1500, 2000, 3000, 4000, 6000, 8000)
-
-
-@lru_cache(maxsize=1)
-def tokens_per_char_sweep() -> tuple[dict[int, float], dict[int, float], float]:
-    """Tokens per character on the training and held-out text for each of SWEEP_SIZES, and on
-    held-out text with one token per word. Cached: both themes draw the same numbers."""
-    from llm_evolution.data.text import char_corpus
-    from llm_evolution.tokenizers import pretokenize, shakespeare_bpe, tokens_per_character
-
-    corpus = char_corpus()
-    bpe = shakespeare_bpe()
-    return (tokens_per_character(bpe, corpus.train_text, SWEEP_SIZES),
-            tokens_per_character(bpe, corpus.val_text, SWEEP_SIZES),
-            len(pretokenize(corpus.val_text)) / len(corpus.val_text))
-
+from llm_evolution.vocabulary_sweep import tokens_per_character_sweep
 
 @figure(
     "bpe-tokens-per-char",
@@ -39,7 +21,9 @@ def tokens_per_char_sweep() -> tuple[dict[int, float], dict[int, float], float]:
     "almost coincide: merges learned on the training text serve unseen text nearly as well.",
 )
 def bpe_tokens_per_char() -> plt.Figure:
-    training, held_out, one_per_word = tokens_per_char_sweep()
+    sweep = tokens_per_character_sweep()  # the page's sweep, read from the cache
+    training, held_out = sweep["training text"], sweep["held-out text"]
+    one_per_word = sweep["one token per word"]
     fig, ax = plt.subplots(figsize=(7, 3.8))
     ax.plot(list(training), list(training.values()), marker="o", markersize=3,
             label="training text")
