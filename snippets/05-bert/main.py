@@ -180,12 +180,13 @@ print(f"held-out loss every 100 steps: {last}")
 # --8<-- [start:scores]
 from llm_evolution.masked_lm_scores import accuracy_by_input, accuracy_on_words
 from llm_evolution.pretraining import mlm_batches
+from llm_evolution.recipes.chapter05 import ACCURACY_BATCHES
 
 train_ids, val_ids = encoded_corpus(recipe.config["vocab_size"])
 masked_batch = mlm_batches(val_ids, recipe.config["length"], recipe.config["batch_size"],
                            tiny_tokenizer.vocab_size)
 generator = torch.Generator().manual_seed(recipe.seed + 2)  # the batches the recipe scored
-scored = [masked_batch(generator) for _ in range(20)]
+scored = [masked_batch(generator) for _ in range(ACCURACY_BATCHES)]
 print("input at the graded position   positions   guessed first")
 for shown, (count, accuracy) in accuracy_by_input(pretrained.model, scored).items():
     print(f"{shown:30} {count:9,}   {accuracy:13.1%}")

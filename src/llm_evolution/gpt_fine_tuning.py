@@ -16,11 +16,11 @@ def encode_for_gpt(texts: list[str], tokenizer: ByteLevelBPE, length: int
                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """(ids, attention_mask): each text's first ``length`` tokens, padded after the text."""
     ids = torch.zeros(len(texts), length, dtype=torch.long)
+    mask = torch.zeros(len(texts), length, dtype=torch.long)
     for row, text in enumerate(texts):
         tokens = tokenizer.encode(text)[:length]
         ids[row, : len(tokens)] = torch.tensor(tokens)
-    mask = (torch.arange(length) < torch.tensor([min(len(tokenizer.encode(text)), length)
-                                                 for text in texts])[:, None]).long()
+        mask[row, : len(tokens)] = 1
     return ids, mask
 
 
