@@ -418,7 +418,35 @@ def _run_children(tmp_path, env: dict, count: int = 2) -> tuple[list[str], list[
     finally:
         for child in children:
             child.kill()
-    return outputs, log.read_text().split()
+    return outputs, log.read_text().splitlines()
+
+
+def test_train_all_trains_missing_models_side_by_side(tmp_path):
+    """`zoo train --jobs 2`: two models train at once, each in a process of its own, and a
+    model that starts from another (``needs``) waits until that one is trained."""
+    log = tmp_path / "fits.log"
+    env = {**os.environ, "LLM_EVOLUTION_CACHE": str(tmp_path / "cache"),
+           "ZOO_TEST_FIT_LOG": str(log), "ZOO_TEST_FIT_SLEEP": "3",
+           zoo.IMPORT_ENV: "tests.zoo_tiny_recipe"}
+    names = ["test-cache-tiny-bigram-tuned", "test-cache-tiny-bigram-other",
+             "test-cache-tiny-bigram"]
+    result = subprocess.run([sys.executable, "-m", "llm_evolution.zoo", "train", *names,
+                             "--jobs", "2"], cwd=REPO_ROOT, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "2 at a time" in result.stdout
+    runs = {}
+    for line in log.read_text().splitlines():
+        name, pid, start, end = line.split()
+        assert name not in runs, f"{name} trained twice"
+        runs[name] = (int(pid), float(start), float(end))
+    assert sorted(runs) == sorted(names)
+    assert len({pid for pid, _, _ in runs.values()}) == 3  # a process each
+    _, first_start, first_end = runs["test-cache-tiny-bigram"]
+    _, other_start, other_end = runs["test-cache-tiny-bigram-other"]
+    assert first_start < other_end and other_start < first_end, "did not run side by side"
+    assert runs["test-cache-tiny-bigram-tuned"][1] >= first_end, "started before its model"
+    assert result.stdout.count("trained now") >= 3
 
 
 def _leftovers(tmp_path):

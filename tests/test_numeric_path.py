@@ -36,8 +36,8 @@ pytestmark = [
     pytest.mark.skipif(numerics.unsupported_reason() is not None,
                        reason=f"no reference numeric path on this machine: "
                               f"{numerics.unsupported_reason()}"),
-    # serial: its probes train in 2-thread subprocesses; beside another test worker on 2 cores
-    # they and it slow each other down many times over.
+    # serial: its probes train in two subprocesses at once, one per core; beside another test
+    # worker on 2 cores they and it would slow each other down.
     pytest.mark.serial,
 ]
 
@@ -87,9 +87,8 @@ def probe(env: dict[str, str], *args: str) -> dict[str, str]:
 
 
 def run_all(cases: dict[str, tuple[dict[str, str], tuple[str, ...]]]) -> dict[str, dict]:
-    # Two processes of two threads each; OpenMP threads that wait passively instead of spinning
-    # leave the cores to the other process (this test in less than half the time; the waiting
-    # changes no result).
+    # Two processes at once, one per core; OpenMP threads that wait passively instead of
+    # spinning leave the cores to the other process (the waiting changes no result).
     passive = {"OMP_WAIT_POLICY": "PASSIVE"}
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {name: pool.submit(probe, {**passive, **env}, *args)

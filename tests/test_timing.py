@@ -66,3 +66,21 @@ def test_an_rnn_waits_in_proportion_to_length_a_transformer_does_not():
     assert rnn[64] > 3 * rnn[16]
     assert transformer[16] == transformer[32] == transformer[64]
     assert transformer[64] < rnn[16]
+
+
+def test_timings_run_on_every_core_and_give_the_thread_count_back(monkeypatch):
+    """Trained models compute on the reference path's one thread; a timing on every core the
+    process may use (here pretended to be 3), or on the count it is given."""
+    from llm_evolution import numerics
+    from llm_evolution.timing import torch_threads
+
+    monkeypatch.setattr(numerics, "available_cores", lambda: 3)
+    before = torch.get_num_threads()
+    with torch_threads() as count:
+        assert count == torch.get_num_threads() == 3
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads=0"):
+        with torch_threads(0):
+            pass

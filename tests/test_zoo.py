@@ -213,11 +213,12 @@ def test_training_runs_on_a_fixed_number_of_threads(cache, monkeypatch):
         seen.append(torch.get_num_threads()) or fit(model, config, seed)))
     monkeypatch.setitem(zoo.RECIPES, NAME, recipe)
     before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    other = zoo.TRAINING_THREADS + 1  # whatever the session runs at, not the training count
+    torch.set_num_threads(other)
     try:
         zoo.get(NAME)
         assert seen == [zoo.TRAINING_THREADS]
-        assert torch.get_num_threads() == 1  # restored afterwards
+        assert torch.get_num_threads() == other  # restored afterwards
     finally:
         torch.set_num_threads(before)
 
@@ -272,3 +273,46 @@ def test_cli_prune_removes_entries_no_recipe_uses(cache, monkeypatch, capsys):
     assert "removed 4 files" in out
     assert _cache_files(cache) == _entry_files(changed.key())
     assert "nothing to remove" in _cli(monkeypatch, capsys, "prune", recipes={NAME: changed})
+
+
+# ------------------------------------------------------------------------- side by side
+
+
+def _with_recipes(monkeypatch, needs: dict[str, tuple[str, ...]]) -> None:
+    for name, needed in needs.items():
+        monkeypatch.setitem(zoo.RECIPES, name, dataclasses.replace(RECIPE, name=name,
+                                                                   needs=needed))
+
+
+def test_training_order_starts_what_others_need_then_the_longest(monkeypatch):
+    _with_recipes(monkeypatch, {"a": (), "b": ("c",), "c": (), "d": ()})
+    assert zoo.training_order(["a", "b", "c", "d"]) == ["c", "a", "b", "d"]
+    assert zoo.training_order(["a", "b", "c", "d"], {"d": 50.0, "a": 10.0}) == ["c", "d", "a", "b"]
+
+
+def test_with_no_estimate_the_later_chapters_train_first():
+    zoo._load_recipes()
+    order = zoo.training_order(["neural-bigram", "rnn-translator", "icl-gpt", "gpt-char",
+                                "bert-genre", "bert-mlm"])
+    assert order == ["bert-mlm", "icl-gpt", "gpt-char", "bert-genre", "rnn-translator",
+                     "neural-bigram"]
+
+
+def test_schedule_replays_two_at_a_time_and_waits_for_what_a_recipe_needs(monkeypatch):
+    # Order: "base" (needed), then by name. Two cores, worked by hand: base 0-10 and long 0-30
+    # start at once; at 10 short (10-14) then tuned (14-19); the last ends at 30.
+    _with_recipes(monkeypatch, {"base": (), "long": (), "short": (), "tuned": ("base",)})
+    seconds = {"base": 10.0, "long": 30.0, "short": 4.0, "tuned": 5.0}
+    assert zoo.schedule_seconds(seconds, jobs=2) == 30.0
+    assert zoo.schedule_seconds(seconds, jobs=1) == 49.0  # one after the other: the sum
+    # A long fine-tuning cannot start before its base is done, whatever the cores: base 0-10,
+    # long 0-3, short 3-5, tuned 10-50.
+    seconds = {"base": 10.0, "long": 3.0, "short": 2.0, "tuned": 40.0}
+    assert zoo.schedule_seconds(seconds, jobs=2) == 50.0
+    assert zoo.schedule_seconds(seconds, jobs=8) == 50.0
+
+
+def test_jobs_must_be_positive(cache, monkeypatch, capsys):
+    with pytest.raises(SystemExit):
+        zoo.main(["train", NAME, "--jobs", "0"])
+    assert "--jobs 0: give 1 or more" in capsys.readouterr().err

@@ -294,19 +294,14 @@ for name in speed_names:
           f"{TARGET:.0%} accuracy after {to_target}")
 
 # Sequences of 128 tokens, on one processor core and then on two.
-threads = torch.get_num_threads()
-long_step = {}
-for n_threads in (1, 2):
-    torch.set_num_threads(n_threads)
-    for name in speed_names:
-        long_step[name, n_threads] = step_seconds_by_length(name, (128,), repeats=1)[128]
-torch.set_num_threads(threads)
+long_step = {(name, cores): step_seconds_by_length(name, (128,), repeats=1, threads=cores)[128]
+             for cores in (1, 2) for name in speed_names}
 for name in speed_names:
     one, two = long_step[name, 1], long_step[name, 2]
     print(f"{names[name]:22} length 128: {1000 * one:5.0f} ms on 1 core, "
           f"{1000 * two:5.0f} ms on 2 ({one / two:.1f}x faster)")
 
-# One step, batches of 16, by sequence length (two cores).
+# One step, batches of 16, by sequence length (on every core of this machine).
 by_length = {name: step_seconds_by_length(name, SPEED_LENGTHS) for name in speed_names}
 print(f"{'sequence length':22}" + "".join(f"{length:>9}" for length in SPEED_LENGTHS))
 for name in speed_names:

@@ -188,7 +188,15 @@ def kv_cache_seconds(new_tokens=KV_NEW_TOKENS, prompt_length: int = KV_PROMPT_LE
                      repeats: int = 1) -> dict[int, tuple[float, float]]:
     """Seconds to generate each number of ``new_tokens`` greedily after a prompt, without and
     with the KV cache, for an untrained GPT of the trained char model's shape whose context
-    fits the longest run (the weights do not change the amount of work)."""
+    fits the longest run (the weights do not change the amount of work), on every core."""
+    from llm_evolution.timing import torch_threads
+
+    with torch_threads():
+        return _kv_cache_seconds(new_tokens, prompt_length, repeats)
+
+
+def _kv_cache_seconds(new_tokens, prompt_length: int,
+                      repeats: int) -> dict[int, tuple[float, float]]:
     from llm_evolution import zoo
     from llm_evolution.data.text import char_corpus
     from llm_evolution.timing import median_seconds

@@ -47,7 +47,8 @@ def cpu_model() -> str:
 
 def machine() -> dict[str, str | int]:
     """What a timing depends on besides its code and arguments."""
-    return {"cpu": cpu_model(), "threads": torch.get_num_threads(),
+    return {"cpu": cpu_model(), "cores": numerics.available_cores(),
+            "threads": torch.get_num_threads(),
             "torch": torch.__version__.split("+")[0], "numeric_path": numerics.describe()}
 
 

@@ -11,7 +11,7 @@ prints from one, therefore goes through one fixed path:
   AVX-512 CPU), ``MKL_CBWR=COMPATIBLE`` (MKL's one branch documented to give the same results
   on Intel and non-Intel CPUs, vector math included) and ``ONEDNN_MAX_CPU_ISA=AVX2``;
 * after it: oneDNN off (``torch.backends.mkldnn.enabled = False``: the erf GELU and LSTM run
-  in ATen) and exactly :data:`REFERENCE_THREADS` threads.
+  in ATen) and exactly :data:`REFERENCE_THREADS` thread.
 
 The variables are read when torch and MKL load, so a process is put on the path *before* it
 imports torch: :func:`use_reference_path` (called by the test configuration, the site build
@@ -42,9 +42,12 @@ REFERENCE_ENV = {
     "MKL_CBWR": "COMPATIBLE",  # MKL's CPU-independent branch (GEMM and vector math)
     "ONEDNN_MAX_CPU_ISA": "AVX2",  # oneDNN capped too, for anything that still reaches it
 }
-REFERENCE_THREADS = 2  # the thread count decides how sums are split: fixed
+# The thread count decides how sums are split: fixed. One thread: no split at all, and on a
+# machine with several cores, several models train side by side (`zoo train --all`), which
+# uses the cores better than threads do for models this small.
+REFERENCE_THREADS = 1
 # Part of every trained model's cache key: bump it when the recipe above changes.
-REFERENCE_PATH_ID = "reference-v1:avx2+mkl-compatible+no-onednn+2-threads"
+REFERENCE_PATH_ID = "reference-v2:avx2+mkl-compatible+no-onednn+1-thread"
 # --8<-- [end:reference_path]
 
 # MKL's conditional-numerical-reproducibility modes, as ``mkl_cbwr_get(MKL_CBWR_BRANCH)``
@@ -81,6 +84,15 @@ def unsupported_reason() -> str | None:
     if missing:
         return f"the CPU lacks {' and '.join(missing).upper()}"
     return None
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which containers set): how many
+    models train side by side, and how many threads a timing uses."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
 
 
 def reference_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -149,7 +161,7 @@ def pin_environment() -> bool:
 # --8<-- [start:reference_settings]
 @contextlib.contextmanager
 def reference_settings() -> Iterator[None]:
-    """Within the block: oneDNN off and :data:`REFERENCE_THREADS` threads; restored after."""
+    """Within the block: oneDNN off and :data:`REFERENCE_THREADS` thread; restored after."""
     import torch
 
     threads, onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
@@ -194,7 +206,7 @@ def describe() -> str:
     threads = torch.get_num_threads()
     onednn = "on" if torch.backends.mkldnn.enabled else "off"
     kernels = (f"ATen {torch.backends.cpu.get_cpu_capability()}, MKL {mkl_branch()}, "
-               f"oneDNN {onednn}, {threads} threads")
+               f"oneDNN {onednn}, {threads} thread{'s' if threads != 1 else ''}")
     reason = unsupported_reason()
     if reason is not None:
         return f"native ({kernels}); no reference path here: {reason}"

@@ -11,17 +11,34 @@ wide margins rather than by exact values.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
 
-from llm_evolution import zoo
+from llm_evolution import numerics, zoo
 from llm_evolution.measurements import measured
 from llm_evolution.training import Batch, History, make_optimizer, train_step
 from llm_evolution.translation import translation_data
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None = None) -> Iterator[int]:
+    """Within the block, torch computes on ``threads`` threads; by default one per core this
+    process may use. Trained models, and the numbers printed from them, stay on the reference
+    path's one thread; a timing measures what the machine can do. Restored afterwards."""
+    count = numerics.available_cores() if threads is None else threads
+    if count < 1:
+        raise ValueError(f"threads={threads} must be >= 1, or None for every core")
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield count
+    finally:
+        torch.set_num_threads(before)
 
 
 # --8<-- [start:median_seconds]
@@ -76,15 +93,18 @@ def fresh_model(name: str, **changes) -> nn.Module:
 
 
 @measured  # once per machine: the page, notebook and figure show the same timing
-def task_step_seconds(names: list[str], repeats: int = 5) -> dict[str, float]:
+def task_step_seconds(names: list[str], repeats: int = 5,
+                      threads: int | None = None) -> dict[str, float]:
     """Median seconds of one training step of each recipe's model on the same real batch of
-    the task, with the recipe's batch size: what one step of its training costs here."""
+    the task, with the recipe's batch size: what one step of its training costs here, on
+    ``threads`` threads (default: every core)."""
     data = translation_data("numbers")
     seconds = {}
-    for name in names:
-        batch_size = zoo.find(name).config["batch_size"]
-        batch = data.batches("train", batch_size)(torch.Generator().manual_seed(0))
-        seconds[name] = step_seconds(fresh_model(name), batch, repeats=repeats)
+    with torch_threads(threads):
+        for name in names:
+            batch_size = zoo.find(name).config["batch_size"]
+            batch = data.batches("train", batch_size)(torch.Generator().manual_seed(0))
+            seconds[name] = step_seconds(fresh_model(name), batch, repeats=repeats)
     return seconds
 
 
@@ -104,12 +124,13 @@ def random_pairs(length: int, batch_size: int) -> Batch:
 
 @measured
 def step_seconds_by_length(name: str, lengths=(16, 128), batch_size: int = 16,
-                           repeats: int = 3) -> dict[int, float]:
+                           repeats: int = 3, threads: int | None = None) -> dict[int, float]:
     """Median seconds of one training step of recipe ``name``'s untrained model on
-    :func:`random_pairs` of each length."""
-    return {length: step_seconds(fresh_model(name, max_len=length),  # RNNs ignore max_len
-                                 random_pairs(length, batch_size), repeats=repeats)
-            for length in lengths}
+    :func:`random_pairs` of each length, on ``threads`` threads (default: every core)."""
+    with torch_threads(threads):
+        return {length: step_seconds(fresh_model(name, max_len=length),  # RNNs ignore max_len
+                                     random_pairs(length, batch_size), repeats=repeats)
+                for length in lengths}
 
 
 def sequential_operations(loss: torch.Tensor) -> int:

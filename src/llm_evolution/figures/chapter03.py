@@ -89,19 +89,13 @@ def speed_measurements() -> tuple[dict, dict, dict]:
     """Seconds per step of each model: on the task's batches, by sequence length, and at
     length 128 on one and two cores. Measured once per process, so that the light and the
     dark figure show the same numbers."""
-    import torch
-
     from llm_evolution.timing import SPEED_LENGTHS, step_seconds_by_length, task_step_seconds
 
     task = task_step_seconds(list(SPEED_MODELS))  # the page's measurements, read from the cache
     by_length = {name: step_seconds_by_length(name, SPEED_LENGTHS) for name in SPEED_MODELS}
-    threads = torch.get_num_threads()
-    by_cores = {}
-    for n_threads in (1, 2):
-        torch.set_num_threads(n_threads)
-        by_cores[n_threads] = [step_seconds_by_length(name, (128,), repeats=1)[128]  # the page's
-                               for name in SPEED_MODELS]
-    torch.set_num_threads(threads)
+    by_cores = {cores: [step_seconds_by_length(name, (128,), repeats=1, threads=cores)[128]
+                        for name in SPEED_MODELS]  # the page's calls, read from the cache
+                for cores in (1, 2)}
     return task, by_length, by_cores
 
 

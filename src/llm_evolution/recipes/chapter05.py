@@ -128,6 +128,7 @@ GENRE_CLASSIFIER = Recipe(
     seed=0,
     # The experiment starts from the pretrained model: a new one means a new experiment.
     data_fingerprint=lambda: data_and_code_fingerprint() + zoo.find("bert-mlm").key(),
+    needs=("bert-mlm",),
     description="Chapter 5: comedy or tragedy? Fine-tuned from the pretrained BERT, and the "
     "few-label experiment against training from scratch and the real MiniLM.",
 )

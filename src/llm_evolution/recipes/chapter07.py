@@ -29,10 +29,10 @@ def fit_icl_gpt(model: GPT, config: dict, seed: int) -> History:
     def held_out_accuracy(wrapped) -> dict[str, float]:  # 8-shot, on rules never trained on
         return {"held_out_8_shot": few_shot_accuracy(wrapped.model, held_out_rules, 8, seed=0)}
 
+    # What the chapter follows is the held-out accuracy above, so no held-out loss is computed.
     return train(
         AnswerLoss(model),  # the loss counts only the outputs, not the random inputs
         task_batches(train_rules, config["n_examples"], config["batch_size"]),
-        val_batch=task_batches(held_out_rules, config["n_examples"], config["batch_size"]),
         steps=config["steps"], lr=config["lr"], warmup_steps=config["warmup_steps"],
         lr_decay=True, eval_every=config["eval_every"], seed=seed, desc=config["name"],
         eval_metrics=held_out_accuracy,
