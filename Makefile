@@ -39,7 +39,7 @@ build: setup data
 	$(VENV)/bin/mkdocs build --strict
 
 # 1. Train every cached model that is missing, one per core side by side, on the reference
-#    numeric path (the first run on a machine: 11 to 14 minutes on 2 cores; then a few seconds).
+#    numeric path (the first run on a machine: 9 to 14 minutes on 2 cores; then a few seconds).
 # 2. Tests that measure time or keep both cores busy, alone: timing checks, the pages that print
 #    timings (their measurements are then cached for the figures), chapter 1's notebook in a
 #    real kernel and the numeric-path emulation. A chapter page's run records its notebook.
