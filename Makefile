@@ -41,8 +41,8 @@ build: setup data
 # 1. Train every cached model that is missing, one per core side by side, on the reference
 #    numeric path (the first run on a machine: 9 to 14 minutes on 2 cores; then a few seconds).
 # 2. Tests that measure time or keep both cores busy, alone: timing checks, the pages that print
-#    timings (their measurements are then cached for the figures), chapter 1's notebook in a
-#    real kernel and the numeric-path emulation. A chapter page's run records its notebook.
+#    timings (their measurements are then cached for the figures) and the numeric-path
+#    emulation. A chapter page's run records its notebook.
 # 3. Everything else two at a time: unit tests, the other pages, the guards.
 #    Pages and notebooks that passed before with the same code are reported "up to date".
 # 4. The strict site build; 5. the browser test of every built page.

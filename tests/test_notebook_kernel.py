@@ -24,9 +24,6 @@ from tests.incremental import run_when_changed
 SLUG = "01-language-models"
 PAGE = REPO_ROOT / "docs" / "chapters" / f"{SLUG}.md"
 
-# serial: the kernel computes with 2 threads; beside another test worker on 2 cores the two
-# slow each other down many times over.
-pytestmark = pytest.mark.serial
 
 
 @pytest.fixture(scope="module", autouse=True)

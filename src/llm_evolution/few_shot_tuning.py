@@ -166,7 +166,7 @@ def fine_tune_vs_in_context_all(model: GPT, rules: list[Rule], k: int, seed: int
 
 
 # --8<-- [start:fine_tuning_table]
-@measured  # about a minute of fine-tuning on 2 cores: once per machine, then read back
+@measured  # a minute or more of fine-tuning on one core: once per machine, then read back
 def fine_tuning_table(ks: tuple[int, ...] = (1, 2, 4, 8), seeds: tuple[int, ...] = (0, 1, 2)
                       ) -> dict[int, dict[str, list[float]]]:
     """Chapter 7's trained model on every held-out rule: for each k and seed (a fresh draw of

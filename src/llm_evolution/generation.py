@@ -189,17 +189,9 @@ def kv_cache_seconds(new_tokens=KV_NEW_TOKENS, prompt_length: int = KV_PROMPT_LE
     """Seconds to generate each number of ``new_tokens`` greedily after a prompt, without and
     with the KV cache, for an untrained GPT of the trained char model's shape whose context
     fits the longest run (the weights do not change the amount of work), on every core."""
-    from llm_evolution.timing import torch_threads
-
-    with torch_threads():
-        return _kv_cache_seconds(new_tokens, prompt_length, repeats)
-
-
-def _kv_cache_seconds(new_tokens, prompt_length: int,
-                      repeats: int) -> dict[int, tuple[float, float]]:
     from llm_evolution import zoo
     from llm_evolution.data.text import char_corpus
-    from llm_evolution.timing import median_seconds
+    from llm_evolution.timing import median_seconds, torch_threads
 
     shape = zoo.find("gpt-char").config
     vocab_size = char_corpus().tokenizer.vocab_size
@@ -208,12 +200,13 @@ def _kv_cache_seconds(new_tokens, prompt_length: int,
                           d_model=shape["d_model"], n_heads=shape["n_heads"],
                           n_layers=shape["n_layers"])).eval()
     prompt = torch.randint(0, vocab_size, (1, prompt_length), generator=torch.Generator().manual_seed(0))
-    generate(model, prompt, 8, greedy=True)  # warm up once
     seconds = {}
-    for n in new_tokens:
-        seconds[n] = tuple(
-            median_seconds(lambda: generate(model, prompt, n, greedy=True, use_cache=cache),
-                           repeats=repeats, warmup=0)
-            for cache in (False, True))
+    with torch_threads():  # a timing uses the whole machine; trained models stay on one thread
+        generate(model, prompt, 8, greedy=True)  # warm up once
+        for n in new_tokens:
+            seconds[n] = tuple(
+                median_seconds(lambda: generate(model, prompt, n, greedy=True, use_cache=cache),
+                               repeats=repeats, warmup=0)
+                for cache in (False, True))
     return seconds
 # --8<-- [end:kv_cache_seconds]

@@ -24,7 +24,7 @@ def encode_for_gpt(texts: list[str], tokenizer: ByteLevelBPE, length: int
     return ids, mask
 
 
-@measured  # one and a half minutes of fine-tuning on 2 cores: once per machine, then kept
+@measured  # minutes of fine-tuning on one core: once per machine, then kept
 def genre_fine_tuning(label_counts: tuple[int, ...] = (50, 200),
                       seeds: tuple[int, ...] = (0, 1)) -> dict[str, list[float]]:
     """Held-out accuracy of ``gpt-bpe``'s network fine-tuned on ``label_counts`` labelled

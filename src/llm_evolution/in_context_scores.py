@@ -10,7 +10,7 @@ EVALUATION_SEEDS = (0, 1, 2)  # each a fresh draw of prompts for every rule
 
 
 # --8<-- [start:accuracy_by_examples]
-@measured  # about 20 s of evaluation on 2 cores: once per machine, then read back
+@measured  # seconds of evaluation: once per machine, then read back
 def accuracy_by_examples(shots: tuple[int, ...] = SHOTS,
                          seeds: tuple[int, ...] = EVALUATION_SEEDS,
                          n_per_rule: int = 8) -> dict[str, dict[int, list[float]]]:

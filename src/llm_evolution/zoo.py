@@ -332,12 +332,9 @@ def training_order(names: list[str], estimates: dict[str, float] | None = None) 
     by name. A recipe still waits for the ones it needs."""
     estimates = estimates or {}
     needed = {need for name in names for need in find(name).needs}
-
-    def later_chapters_first(name: str) -> tuple:
-        return tuple(-ord(letter) for letter in find(name).chapter())
-
+    chapters = sorted({find(name).chapter() for name in names}, reverse=True)  # later first
     return sorted(names, key=lambda name: (name not in needed, -estimates.get(name, 0.0),
-                                           later_chapters_first(name), name))
+                                           chapters.index(find(name).chapter()), name))
 
 
 def schedule_seconds(seconds: dict[str, float], jobs: int,
