@@ -6,8 +6,9 @@ GELU) and the GRU translator for a few steps (``tests/numeric_probe.py``) and pr
 weight hashes:
 
 * MKL capped at older instruction sets (``MKL_ENABLE_INSTRUCTIONS``);
-* MKL taking its Intel code path on this AMD CPU (a two-function library under
-  ``LD_PRELOAD`` that answers "Intel" to MKL's vendor check: a test technique only);
+* MKL taking the other maker's code path (a two-function library under ``LD_PRELOAD`` that
+  answers "Intel" to MKL's vendor check on an AMD CPU, "not Intel" on an Intel one: a test
+  technique only);
 * oneDNN capped at SSE4.1 (``ONEDNN_MAX_CPU_ISA``), as on an older CPU;
 * glibc told to hide AVX2 and FMA from its own function variants (``GLIBC_TUNABLES``);
 * the parent's thread variables (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``), at 1 and at 7.
@@ -15,6 +16,15 @@ weight hashes:
 On the reference path every hash equals the plain run's. The negative controls run the same
 emulations with one part of the recipe removed and must see the weights change, so the test
 fails if the recipe is weakened (and shows that each emulation reaches the kernels it claims).
+
+Those emulations run on this machine's own hardware, so they cannot see an instruction whose
+result the CPU's maker decides: the estimates of 1/x and 1/sqrt(x) (``rcpps``, ``rsqrtps``)
+differ between Intel and AMD, and code that refines them (Tensor.sqrt's float32 vector code,
+which the unfused AdamW update calls) gives another last bit on another maker's CPU. The
+pages' numbers once differed between an AMD and an Intel machine for that reason. So the
+small probe also runs under QEMU's software emulation of an AMD EPYC CPU (``qemu-x86_64``,
+Debian's qemu-user), which computes those estimates its own way, a third maker: the weights
+must equal this machine's, and, with the loop's AdamW unfused, must not.
 """
 
 from __future__ import annotations
@@ -41,44 +51,56 @@ pytestmark = [
     pytest.mark.serial,
 ]
 
-INTEL_SHIM = """
-int mkl_serv_intel_cpu_true(void) { return 1; }
-int mkl_serv_intel_cpu(void) { return 1; }
+# MKL asks these two functions whether it runs on an Intel CPU; the shim answers the opposite
+# of the truth, so that MKL takes the code path of the other maker's CPUs.
+OTHER_MAKER_SHIM = """
+int mkl_serv_intel_cpu_true(void) {{ return {answer}; }}
+int mkl_serv_intel_cpu(void) {{ return {answer}; }}
 """
+EMULATED_CPU = "EPYC-Milan"  # QEMU's model of an AMD EPYC 7003: AVX2 and FMA, no AVX-512
 GLIBC_MASK = "glibc.cpu.hwcaps=-AVX2,-FMA,-AVX2_Usable,-FMA_Usable,-AVX_Fast_Unaligned_Load"
 
 
 @pytest.fixture(scope="module", autouse=True)
 def up_to_date(request):
     """Minutes of training in subprocesses: run again only when the path's code changes."""
-    yield from run_when_changed(request, "llm_evolution.numerics", "llm_evolution.models.gpt",
-                                "llm_evolution.models.bert", "llm_evolution.models.rnn",
+    yield from run_when_changed(request, "llm_evolution.numerics", "llm_evolution.training",
+                                "llm_evolution.models.gpt", "llm_evolution.models.bert",
+                                "llm_evolution.models.rnn",
                                 REPO_ROOT / "tests" / "numeric_probe.py")
+
+
+def intel_cpu() -> bool:
+    return "GenuineIntel" in open("/proc/cpuinfo").read()
 
 
 @pytest.fixture(scope="module")
 def intel_shim(tmp_path_factory) -> str:
-    """A shared library that makes MKL believe it runs on an Intel CPU."""
+    """A shared library that makes MKL believe it runs on the other maker's CPU."""
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         pytest.fail("the emulation test needs a C compiler (Debian: apt-get install gcc) to "
                     "build its LD_PRELOAD library; .ci/run installs one")
     folder = tmp_path_factory.mktemp("shim")
-    (folder / "intel.c").write_text(INTEL_SHIM)
+    (folder / "intel.c").write_text(OTHER_MAKER_SHIM.format(answer=0 if intel_cpu() else 1))
     library = folder / "libintel.so"
     subprocess.run([compiler, "-shared", "-fPIC", "-o", str(library), str(folder / "intel.c")],
                    check=True)
     return str(library)
 
 
-def probe(env: dict[str, str], *args: str) -> dict[str, str]:
+def probe(env: dict[str, str], *args: str, emulator: tuple[str, ...] = (),
+          small: bool = False) -> dict[str, str]:
     """Weight hashes from a fresh process whose environment is this one's without the reference
-    variables (the probe pins itself, as the library does) plus ``env``."""
+    variables (the probe pins itself, as the library does) plus ``env``; run under
+    ``emulator`` (a QEMU command line) if one is given, with ``small`` models."""
     base = {name: value for name, value in os.environ.items()
             if name not in numerics.REFERENCE_ENV}
-    result = subprocess.run([sys.executable, "-m", "tests.numeric_probe", "--steps", "3", *args],
+    steps = ("--steps", "1", "--small") if small else ("--steps", "3")
+    result = subprocess.run([*emulator, sys.executable, "-m", "tests.numeric_probe", *steps,
+                             *args],
                             env={**base, **env}, cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=300)
+                            timeout=600)
     if result.returncode != 0:
         raise AssertionError(f"probe {env} {args} failed:\n{result.stderr[-3000:]}")
     hashes = json.loads(result.stdout.strip().splitlines()[-1])
@@ -86,14 +108,39 @@ def probe(env: dict[str, str], *args: str) -> dict[str, str]:
     return hashes
 
 
-def run_all(cases: dict[str, tuple[dict[str, str], tuple[str, ...]]]) -> dict[str, dict]:
+def run_all(cases: dict[str, tuple[dict[str, str], tuple[str, ...]]],
+            emulator: tuple[str, ...] = ()) -> dict[str, dict]:
+    """Every case's hashes; with an ``emulator``, all of them small, and those whose name
+    says "emulated" under it."""
     # Two processes at once, one per core; OpenMP threads that wait passively instead of
     # spinning leave the cores to the other process (the waiting changes no result).
     passive = {"OMP_WAIT_POLICY": "PASSIVE"}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(probe, {**passive, **env}, *args)
+        futures = {name: pool.submit(probe, {**passive, **env}, *args,
+                                     emulator=emulator if "emulated" in name else (),
+                                     small=bool(emulator))
                    for name, (env, args) in cases.items()}
         return {name: future.result() for name, future in futures.items()}
+
+
+def test_weights_identical_on_a_cpu_emulated_in_software():
+    """QEMU's AMD EPYC, whose 1/x and 1/sqrt(x) estimates are neither Intel's nor AMD's, trains
+    this machine's weights; with the training loop's AdamW unfused it does not (the control
+    shows that the emulation reaches the instructions that differ)."""
+    qemu = shutil.which("qemu-x86_64")
+    if qemu is None:
+        pytest.fail("the emulation test needs QEMU's user-mode x86-64 emulator "
+                    "(Debian: apt-get install qemu-user); .ci/run installs it")
+    emulator = (qemu, "-cpu", EMULATED_CPU)
+    hashes = run_all({"here": ({}, ()), "emulated": ({}, ()),
+                      "here, unfused": ({}, ("--weaken", "fused_adamw")),
+                      "emulated, unfused": ({}, ("--weaken", "fused_adamw"))}, emulator)
+    print(json.dumps(hashes, indent=1))  # the closing note's table: pytest -s shows it
+    assert hashes["emulated"] == hashes["here"], (
+        f"the weights differ on an emulated {EMULATED_CPU}: {hashes}")
+    assert hashes["emulated, unfused"] != hashes["here, unfused"], (
+        "with AdamW unfused the emulated CPU trained the same weights: the emulation did not "
+        "reach the instructions whose results differ between CPU makers")
 
 
 def test_weights_identical_under_every_emulated_cpu(intel_shim):

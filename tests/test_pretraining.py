@@ -111,7 +111,7 @@ def test_labelled_rows_are_balanced_and_seeded():
     assert torch.equal(labelled_rows(LABELS, None, seed=0), torch.arange(40))
     with pytest.raises(ValueError, match="n_labels=7"):
         labelled_rows(LABELS, 7, seed=0)
-    with pytest.raises(ValueError, match="needs 25 rows per genre"):
+    with pytest.raises(ValueError, match="needs 25 rows per class"):
         labelled_rows(LABELS, 50, seed=0)
 
 

@@ -87,6 +87,13 @@ def fine_tune_copies(model: GPT, inputs: torch.Tensor, targets: torch.Tensor,
     return params
 
 
+def exact_sqrt(values: torch.Tensor) -> torch.Tensor:
+    """The correctly rounded square root of float32 ``values``, on every CPU. Tensor.sqrt's
+    float32 vector code refines a hardware estimate whose last bit differs between CPU makers;
+    in float64 the square root is exact, and rounding it to float32 keeps it exact."""
+    return values.double().sqrt().to(values.dtype)
+
+
 def _adamw_steps(gradients_of_each_copy, params: dict[str, torch.Tensor], batch: tuple,
                  steps: int, lr: float, grad_clip: float) -> None:
     """``steps`` updates of every copy in ``params``, in place: torch.optim.AdamW's update
@@ -99,12 +106,12 @@ def _adamw_steps(gradients_of_each_copy, params: dict[str, torch.Tensor], batch:
             grads = gradients_of_each_copy(params, *batch)
             # clip_grad_norm_, per copy: scale its gradients so their joint norm is <= clip
             norm = torch.stack([g.flatten(1).pow(2).sum(1) for g in grads.values()]).sum(0)
-            scale = (grad_clip / (norm.sqrt() + 1e-6)).clamp(max=1.0)
+            scale = (grad_clip / (exact_sqrt(norm) + 1e-6)).clamp(max=1.0)
             for name, p in params.items():
                 g = grads[name] * scale.view(-1, *[1] * (p.dim() - 1))
                 first[name].lerp_(g, 1 - beta1)  # m = beta1 m + (1 - beta1) g
                 second[name].mul_(beta2).addcmul_(g, g, value=1 - beta2)  # v = beta2 v + ...
-                denominator = (second[name].sqrt() / (1 - beta2**step) ** 0.5).add_(ADAM_EPS)
+                denominator = (exact_sqrt(second[name]) / (1 - beta2**step) ** 0.5).add_(ADAM_EPS)
                 p.addcdiv_(first[name], denominator, value=-lr / (1 - beta1**step))
 # --8<-- [end:fine_tune_copies]
 

@@ -194,18 +194,18 @@ def encode_speeches(speeches: list[Speech], tokenizer: ByteLevelBPE,
 
 
 def labelled_rows(labels: torch.Tensor, n_labels: int | None, seed: int) -> torch.Tensor:
-    """Indices of ``n_labels`` training rows, half of each genre, drawn with ``seed``
-    (None: every row)."""
+    """Indices of ``n_labels`` training rows, half of each of the two classes, drawn with
+    ``seed`` (None: every row)."""
     if n_labels is None:
         return torch.arange(len(labels))
     if n_labels < 2 or n_labels % 2:
-        raise ValueError(f"n_labels={n_labels} must be an even number >= 2 (half per genre)")
+        raise ValueError(f"n_labels={n_labels} must be an even number >= 2 (half per class)")
     generator = torch.Generator().manual_seed(seed)
     rows = []
-    for label in range(len(GENRES)):
+    for label in (0, 1):
         pool = (labels == label).nonzero().flatten()
         if n_labels // 2 > len(pool):
-            raise ValueError(f"n_labels={n_labels} needs {n_labels // 2} rows per genre, "
+            raise ValueError(f"n_labels={n_labels} needs {n_labels // 2} rows per class, "
                              f"there are {len(pool)}")
         rows.append(pool[torch.randperm(len(pool), generator=generator)[: n_labels // 2]])
     return torch.cat(rows)
@@ -253,20 +253,32 @@ class LinearProbe(nn.Module):
         return logits, None if labels is None else F.cross_entropy(logits, labels)
 
 
-@torch.no_grad()
-def minilm_vectors(speeches: list[Speech], length: int = 64, batch_size: int = 64) -> torch.Tensor:
-    """(len(speeches), 384): all-MiniLM-L6-v2's sentence vector of each speech (its first
-    ``length`` word pieces), computed by our BERT holding the real weights."""
+def minilm_inputs(texts: list[str], length: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, attention_mask): ``texts`` in all-MiniLM-L6-v2's word pieces, each cut to
+    ``length`` pieces and padded to the longest."""
+    from llm_evolution.interop.hf import load_minilm  # needs transformers
+
+    _, tokenizer = load_minilm()
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=length,
+                      return_tensors="pt")
+    return batch["input_ids"], batch["attention_mask"]
+
+
+def minilm_encoder() -> Bert:
+    """Our :class:`Bert` holding all-MiniLM-L6-v2's weights."""
     from llm_evolution.interop.hf import bert_from_hf, load_minilm  # needs transformers
 
-    hf_model, tokenizer = load_minilm()
-    model = bert_from_hf(hf_model).eval()
-    vectors = []
-    for start in range(0, len(speeches), batch_size):
-        batch = tokenizer([speech.text for speech in speeches[start : start + batch_size]],
-                          padding=True, truncation=True, max_length=length, return_tensors="pt")
-        hidden = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
-        vectors.append(F.normalize(mean_pool(hidden, batch["attention_mask"]), dim=-1))
+    return bert_from_hf(load_minilm()[0]).eval()
+
+
+@torch.no_grad()
+def minilm_vectors(texts: list[str], length: int = 64, batch_size: int = 64) -> torch.Tensor:
+    """(len(texts), 384): all-MiniLM-L6-v2's sentence vector of each text (its first
+    ``length`` word pieces), computed by our BERT holding the real weights."""
+    model, vectors = minilm_encoder(), []
+    for start in range(0, len(texts), batch_size):
+        ids, mask = minilm_inputs(texts[start : start + batch_size], length)
+        vectors.append(F.normalize(mean_pool(model(ids, mask), mask), dim=-1))
     return torch.cat(vectors)
 
 
@@ -284,54 +296,76 @@ def fine_tune(model: nn.Module, batches: BatchFn, config: dict, seed: int, lr: f
 
 
 def copy_encoder(classifier: BertForSequenceClassification, encoder: Bert) -> None:
-    """Put the pretrained ``encoder``'s weights into ``classifier``. The pooler (if it has
-    one) and the last layer stay as they are: masked-LM pretraining trains neither."""
+    """Put the pretrained ``encoder``'s weights into ``classifier``. The last layer stays new,
+    and so does the pooler where the encoder has none: masked-LM pretraining trains neither."""
     if classifier.config != encoder.config:
         raise ValueError(f"the pretrained encoder does not fit the classifier: {encoder.config} "
                          f"!= {classifier.config}; build both from one BertConfig")
+    pooler = {"pooler.weight", "pooler.bias"}
     missing, unexpected = classifier.bert.load_state_dict(encoder.state_dict(), strict=False)
-    new_pooler = {"pooler.weight", "pooler.bias"} if classifier.pooling == "cls" else set()
-    if unexpected or set(missing) != new_pooler:
+    # A classifier that reads the [CLS] vector needs a pooler: an encoder without one (a
+    # masked LM) leaves it new. One that averages has none: an encoder's pooler goes unused.
+    new_pooler = pooler if classifier.pooling == "cls" and encoder.pooler is None else set()
+    unused_pooler = pooler if classifier.pooling == "mean" else set()
+    if set(unexpected) - unused_pooler or set(missing) != new_pooler:
         raise ValueError(f"the pretrained encoder does not fit the classifier: missing "
                          f"{missing}, unexpected {unexpected}; build both from one BertConfig")
 
 
 def label_sweep(encoder: Bert, config: dict, seeds: tuple[int, ...],
-                label_counts: tuple[int | None, ...] = LABEL_COUNTS) -> dict[str, list[float]]:
+                label_counts: tuple[int | None, ...] = LABEL_COUNTS,
+                examples: dict[str, list] | None = None,
+                whole_minilm_counts: tuple[int | None, ...] = ()) -> dict[str, list[float]]:
     """Held-out accuracy for every label count, seed and start, as
     ``{"scratch 50": [one accuracy per seed], "pretrained 50": [...], ...}``.
 
-    Starts: our tiny BERT from random weights (``scratch``), the same BERT from masked-LM
-    pretraining on the plays (``pretrained``), both trained whole; and the real MiniLM's
-    sentence vectors, kept fixed, under one trained linear layer (``minilm``). Within a seed
-    every start sees the same labelled speeches.
+    ``examples`` is a two-class task, ``{"train": [...], "test": [...]}`` of items with a
+    ``text`` and a ``label`` (by default chapter 5's comedy-or-tragedy speeches). Starts: our
+    tiny BERT from random weights (``scratch``), the same BERT from masked-LM pretraining
+    (``pretrained``), both trained whole; the real MiniLM's sentence vectors, kept fixed, under
+    one trained linear layer (``minilm``); and, at ``whole_minilm_counts``, MiniLM trained
+    whole like our BERTs (``minilm-whole``). Within a seed every start sees the same examples.
     """
-    speeches, tokenizer = genre_speeches(), bert_tokenizer(config["vocab_size"])
-    train_ids, train_mask, labels = encode_speeches(speeches["train"], tokenizer,
+    examples = genre_speeches() if examples is None else examples
+    tokenizer = bert_tokenizer(config["vocab_size"])
+    texts = {split: [example.text for example in examples[split]] for split in examples}
+    train_ids, train_mask, labels = encode_speeches(examples["train"], tokenizer,
                                                     config["length"])
-    test_ids, test_mask, test_labels = encode_speeches(speeches["test"], tokenizer,
+    test_ids, test_mask, test_labels = encode_speeches(examples["test"], tokenizer,
                                                        config["length"])
     runs = [(n_labels, seed, labelled_rows(labels, n_labels, seed))
             for n_labels in label_counts for seed in seeds]
-    # MiniLM reads only the speeches some run labels (and every test speech): a forward pass
+    # MiniLM reads only the examples some run labels (and every test example): a forward pass
     # of its 6 layers is the costliest part of the experiment.
     used = sorted(set(torch.cat([rows for _, _, rows in runs]).tolist()))
-    used_vectors = minilm_vectors([speeches["train"][row] for row in used])
+    used_vectors = minilm_vectors([texts["train"][row] for row in used], config["length"])
     train_vectors = torch.zeros(len(labels), used_vectors.size(1))
     train_vectors[used] = used_vectors
-    test_vectors = minilm_vectors(speeches["test"])
+    test_vectors = minilm_vectors(texts["test"], config["length"])
+    if whole_minilm_counts:
+        minilm = minilm_encoder()
+        minilm_ids, minilm_mask = minilm_inputs(texts["train"], config["length"])
+        minilm_test = minilm_inputs(texts["test"], config["length"])
     results: dict[str, list[float]] = {}
     for n_labels, seed, rows in tqdm(runs, desc="label counts and seeds", leave=False):
-        for start in STARTS:
+        starts = STARTS + ("minilm-whole",) * (n_labels in whole_minilm_counts)
+        for start in starts:
             torch.manual_seed(seed)
             if start == "minilm":
-                model = LinearProbe(train_vectors.size(1), len(GENRES))
+                model = LinearProbe(train_vectors.size(1), 2)
                 batches = row_batches((train_vectors[rows],), labels[rows],
                                       config["batch_size"])
                 fine_tune(model, batches, config, seed, lr=config["probe_lr"])
                 score = accuracy(model, (test_vectors,), test_labels)
+            elif start == "minilm-whole":
+                model = BertForSequenceClassification(minilm.config, 2, pooling="mean")
+                copy_encoder(model, minilm)
+                batches = row_batches((minilm_ids[rows], minilm_mask[rows]), labels[rows],
+                                      config["batch_size"])
+                fine_tune(model, batches, config, seed, lr=config["whole_minilm_lr"])
+                score = accuracy(model, minilm_test, test_labels)
             else:
-                model = BertForSequenceClassification(encoder.config, len(GENRES),
+                model = BertForSequenceClassification(encoder.config, 2,
                                                       pooling=config["pooling"])
                 if start == "pretrained":
                     copy_encoder(model, encoder)

@@ -83,7 +83,12 @@ def make_optimizer(model: nn.Module, *, lr: float, steps: int, weight_decay: flo
     then falls linearly to 0 at step ``steps``."""
     if not 0 <= warmup_steps < steps:
         raise ValueError(f"warmup_steps={warmup_steps} must be in 0..steps-1={steps - 1}")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    # fused=True: one kernel per update, whose square root is the exact vector instruction.
+    # The unfused update calls Tensor.sqrt, whose vector code refines a hardware estimate of
+    # 1/sqrt that differs between CPU makers, so its last bit, and every trained model after
+    # it, would depend on the CPU (seen by emulating an AMD CPU: tests/test_numeric_path.py).
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay,
+                                  fused=True)
 
     def lr_factor(done: int) -> float:  # multiplies lr after ``done`` optimizer steps
         if done < warmup_steps:
