@@ -11,7 +11,12 @@ prints from one, therefore goes through one fixed path:
   AVX-512 CPU), ``MKL_CBWR=COMPATIBLE`` (MKL's one branch documented to give the same results
   on Intel and non-Intel CPUs, vector math included) and ``ONEDNN_MAX_CPU_ISA=AVX2``;
 * after it: oneDNN off (``torch.backends.mkldnn.enabled = False``: the erf GELU and LSTM run
-  in ATen) and exactly :data:`REFERENCE_THREADS` thread.
+  in ATen) and exactly :data:`REFERENCE_THREADS` thread;
+* in the code: no float32 ``Tensor.sqrt`` (nor ``torch.atan``) in training. Their AVX2 code
+  refines the CPU's estimate of 1/sqrt(x), whose last bit Intel and AMD compute differently;
+  so the training loop's AdamW is the fused kernel, whose square root is exact
+  (:func:`llm_evolution.training.make_optimizer`), and chapter 7's batched AdamW takes its
+  square roots in float64.
 
 The variables are read when torch and MKL load, so a process is put on the path *before* it
 imports torch: :func:`use_reference_path` (called by the test configuration, the site build
@@ -47,7 +52,7 @@ REFERENCE_ENV = {
 # uses the cores better than threads do for models this small.
 REFERENCE_THREADS = 1
 # Part of every trained model's cache key: bump it when the recipe above changes.
-REFERENCE_PATH_ID = "reference-v2:avx2+mkl-compatible+no-onednn+1-thread"
+REFERENCE_PATH_ID = "reference-v3:avx2+mkl-compatible+no-onednn+1-thread+fused-adamw"
 # --8<-- [end:reference_path]
 
 # MKL's conditional-numerical-reproducibility modes, as ``mkl_cbwr_get(MKL_CBWR_BRANCH)``
