@@ -159,3 +159,40 @@ def test_platform_summary_counts_the_differing_blocks(monkeypatch):
                            "1 match within 2%")
     monkeypatch.setattr(docs_harness, "CLOSE", [])
     assert docs_harness.platform_summary([]) == ""
+
+
+# Float32 functions whose AVX2 code refines a hardware estimate that Intel and AMD compute
+# differently (numerics.py): code on the path must not call them, except on float64 values.
+CPU_DEPENDENT = {"sqrt", "atan", "arctan"}
+
+
+def cpu_dependent_calls(path) -> list[str]:
+    """``path``'s calls of :data:`CPU_DEPENDENT` functions that are neither ``math.*`` (a
+    Python float, exact) nor on a ``.double()`` tensor, as "file:line"."""
+    import ast
+
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in CPU_DEPENDENT):
+            continue
+        receiver = node.func.value
+        if isinstance(receiver, ast.Name) and receiver.id == "math":
+            continue
+        if (isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Attribute)
+                and receiver.func.attr == "double"):
+            continue
+        found.append(f"{path.relative_to(docs_harness.REPO_ROOT)}:{node.lineno}")
+    return found
+
+
+def test_no_cpu_dependent_square_root_on_the_path():
+    """The library and the snippets take no float32 square root (or arctangent) whose last bit
+    depends on the CPU's maker; tests/test_numeric_path.py shows what one does to training."""
+    root = docs_harness.REPO_ROOT
+    files = [p for p in (root / "src" / "llm_evolution").rglob("*.py") if "figures" not in p.parts]
+    files += list((root / "snippets").rglob("*.py"))
+    found = [call for path in sorted(files) for call in cpu_dependent_calls(path)]
+    assert not found, (f"float32 sqrt/atan on the reference path: {found}; take it in float64 "
+                       "(values.double().sqrt().float()) or use a fused kernel "
+                       "(AdamW(fused=True))")

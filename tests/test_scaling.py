@@ -20,7 +20,7 @@ from llm_evolution.scaling import (
     training_flops,
 )
 
-# Chinchilla's fitted law (Hoffmann et al., 2022, eq. 10), as a realistic law to make data from.
+# Chinchilla's fitted law (Hoffmann et al., 2022, appendix D.2), a realistic law to make data from.
 CHINCHILLA = LossLaw(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
 SIZES = [1e5, 3e5, 1e6, 3e6, 1e7]
 BUDGETS = [1e7, 1e8, 1e9]

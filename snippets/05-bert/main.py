@@ -269,7 +269,7 @@ print_sweep(experiment, [speech.label for speech in speeches["test"]], "genre")
 # --8<-- [end:finetune]
 
 # %% [markdown]
-# ## A task pretraining can help with: word order
+# ## A task that needs word order
 #
 # The first twelve words of each speech, as written or with their lower-case words shuffled.
 

@@ -11,8 +11,9 @@ between parameters and tokens. :func:`fit_loss_law` fits that law the way Chinch
 approach does (section 3.3 and appendix D.2): the Huber loss (delta 1e-3) between the predicted
 and the measured log loss, minimised by L-BFGS from a grid of starting points, the predicted log
 loss written as a log-sum-exp so that the fit runs in log space. (Every starting point is scored
-at once, and L-BFGS runs from the best few of them rather than from all.) :func:`fit_power_law` is the
-one-variable case, L(x) = E + A / x**alpha, for a law in N alone or in D alone.
+at once, and L-BFGS runs from the best few of them rather than from all.)
+:func:`fit_power_law` is the one-variable case, L(x) = E + A / x**alpha, for a law in N alone
+or in D alone.
 """
 
 from __future__ import annotations
