@@ -103,3 +103,12 @@ def test_bad_arguments_name_the_fix():
         fit_power_law([1, 2, 3], [1, 0, 3])
     with pytest.raises(ValueError, match="flops=-1 must be > 0"):
         CHINCHILLA.compute_optimal(-1)
+
+
+def test_a_refit_from_a_start_stuck_at_zero_floor_still_finds_the_floor():
+    """A bootstrap's refits start from the fit to every run; when that fit put E at 0, its
+    gradient vanishes there, and L-BFGS from that start alone leaves it at 0 whatever the
+    data. The refit also starts from the grid's best point, so E can leave 0."""
+    stuck = CHINCHILLA._replace(E=1e-40)
+    refitted = fit_loss_law(*runs(CHINCHILLA), start=stuck)
+    assert refitted.E > 1e-3

@@ -60,12 +60,18 @@ MILESTONES: list[Milestone] = [
     Milestone(date(2021, 9, 3), "FLAN",
               "Wei et al., Finetuned Language Models Are Zero-Shot Learners", "arXiv:2109.01652",
               "generalisation", family="decoder-only"),
+    Milestone(date(2021, 12, 8), "Gopher",
+              "Rae et al., Scaling Language Models: Methods, Analysis & Insights from "
+              "Training Gopher", "arXiv:2112.11446", "scaling", family="decoder-only"),
     Milestone(date(2022, 3, 4), "InstructGPT",
               "Ouyang et al., Training language models to follow instructions with human "
               "feedback", "arXiv:2203.02155", "alignment", family="decoder-only"),
     Milestone(date(2022, 3, 29), "Chinchilla",
               "Hoffmann et al., Training Compute-Optimal Large Language Models",
               "arXiv:2203.15556", "scaling", family="decoder-only"),
+    Milestone(date(2022, 4, 5), "PaLM",
+              "Chowdhery et al., PaLM: Scaling Language Modeling with Pathways",
+              "arXiv:2204.02311", "scaling", family="decoder-only"),
     # By the announcement, ChatGPT is fine-tuned from a model in the GPT-3.5 series.
     Milestone(date(2022, 11, 30), "ChatGPT",
               "OpenAI, Introducing ChatGPT", "OpenAI announcement, 30 November 2022",

@@ -37,6 +37,7 @@ def training_flops(parameters: float, tokens: float) -> float:
     return 6.0 * parameters * tokens
 
 
+# --8<-- [start:compute_optimal]
 class LossLaw(NamedTuple):
     """L(N, D) = E + A / N**alpha + B / D**beta."""
     E: float
@@ -58,6 +59,7 @@ class LossLaw(NamedTuple):
         g = (self.alpha * self.A / (self.beta * self.B)) ** (1 / total)
         parameters = g * (flops / 6) ** (self.beta / total)
         return parameters, flops / (6 * parameters)
+# --8<-- [end:compute_optimal]
 
 
 class PowerLaw(NamedTuple):
@@ -81,6 +83,7 @@ def _check_runs(losses: Sequence[float], **columns: Sequence[float]) -> None:
         raise ValueError("losses must be > 0 (the fit compares their logarithms)")
 
 
+# --8<-- [start:fit_loss_law]
 def _huber_objective(thetas: torch.Tensor, log_inputs: torch.Tensor,
                      log_losses: torch.Tensor) -> torch.Tensor:
     """(starts,): the summed Huber loss of each parameter vector [e, a_1.., alpha_1..] between
@@ -125,8 +128,10 @@ def _huber_fit(log_inputs: torch.Tensor, log_losses: torch.Tensor,
 def fit_loss_law(parameters: Sequence[float], tokens: Sequence[float],
                  losses: Sequence[float], start: LossLaw | None = None) -> LossLaw:
     """L(N, D) fitted to one measured held-out loss per run (N parameters, D training tokens),
-    by Chinchilla's third approach (module docstring), from its grid of starting points, or
-    from ``start`` alone (a bootstrap's refits start from the fit to every run)."""
+    by Chinchilla's third approach (module docstring), from its grid of starting points.
+    With ``start`` (a bootstrap's refits start from the fit to every run), L-BFGS runs from
+    it and from the grid's best point only: a start where a constant has run off to 0 (E, at
+    times) could not move it again, as its gradient vanishes there."""
     _check_runs(losses, parameters=parameters, tokens=tokens)
     if len(losses) < 5:
         raise ValueError(f"{len(losses)} runs cannot fit the law's 5 constants: give at least 5")
@@ -137,11 +142,14 @@ def fit_loss_law(parameters: Sequence[float], tokens: Sequence[float],
     grid = itertools.product([-1.0, -0.5, 0.0, 0.5, 1.0], [0.0, 5.0, 10.0, 15.0, 20.0, 25.0],
                              [0.0, 5.0, 10.0, 15.0, 20.0, 25.0], [0.0, 0.5, 1.0, 1.5, 2.0],
                              [0.0, 0.5, 1.0, 1.5, 2.0])
-    if start is not None:
-        grid = [(math.log(start.E), math.log(start.A), math.log(start.B), start.alpha,
-                 start.beta)]
-    e, a, b, alpha, beta = _huber_fit(log_inputs, log_losses, [list(point) for point in grid])
+    starts, refine = [list(point) for point in grid], 8
+    if start is not None:  # L-BFGS from ``start`` and from the grid's best point
+        starts = [[math.log(start.E), math.log(start.A), math.log(start.B), start.alpha,
+                   start.beta], *starts]
+        refine = 2
+    e, a, b, alpha, beta = _huber_fit(log_inputs, log_losses, starts, refine)
     return LossLaw(math.exp(e), math.exp(a), math.exp(b), alpha, beta)
+# --8<-- [end:fit_loss_law]
 
 
 def fit_power_law(x: Sequence[float], losses: Sequence[float],
@@ -154,16 +162,18 @@ def fit_power_law(x: Sequence[float], losses: Sequence[float],
     log_losses = torch.tensor([math.log(loss) for loss in losses], dtype=torch.float64)
     grid = itertools.product([-1.0, -0.5, 0.0, 0.5, 1.0], [0.0, 5.0, 10.0, 15.0, 20.0, 25.0],
                              [0.0, 0.5, 1.0, 1.5, 2.0])
-    if start is not None:
-        grid = [(math.log(start.E), math.log(start.A), start.alpha)]
-    e, a, alpha = _huber_fit(log_inputs, log_losses, [list(point) for point in grid])
+    starts, refine = [list(point) for point in grid], 8
+    if start is not None:  # L-BFGS from ``start`` and from the grid's best point
+        starts, refine = [[math.log(start.E), math.log(start.A), start.alpha], *starts], 2
+    e, a, alpha = _huber_fit(log_inputs, log_losses, starts, refine)
     return PowerLaw(math.exp(e), math.exp(a), alpha)
 
 
 def bootstrap(fit, columns: Sequence[Sequence[float]], rounds: int = 100,
               seed: int = 0) -> list[tuple]:
     """``fit`` (:func:`fit_loss_law` or :func:`fit_power_law`) refitted to ``rounds`` resamples
-    of the runs, drawn with replacement, each refit starting from the fit to every run;
+    of the runs, drawn with replacement, each refit starting from the fit to every run (and
+    from the best point of the grid);
     ``columns`` are the fit's arguments, one value per run. The spread of the refitted
     constants is the fit's uncertainty over which runs were made."""
     if len({len(column) for column in columns}) != 1:

@@ -23,15 +23,16 @@ def _year_fraction(day: date) -> float:
     "timeline",
     alt="Timeline from 2017 to 2022: Transformer (June 2017), ELMo and GPT (2018), BERT "
     "(October 2018), GPT-2 (February 2019), T5 (October 2019), scaling laws and GPT-3 (2020), "
-    "FLAN (2021), InstructGPT and Chinchilla (March 2022), ChatGPT (November 2022), "
+    "FLAN and Gopher (2021), InstructGPT and Chinchilla (March 2022), PaLM (April 2022), "
+    "ChatGPT (November 2022), "
     "coloured by theme: architecture, pretraining, scaling, generalisation, alignment.",
 )
 def timeline() -> plt.Figure:
     fig, ax = plt.subplots(figsize=(10, 3.4))
     colours = {era: f"C{i}" for i, era in enumerate(ERA_ORDER)}
     ax.axhline(0, color=plt.rcParams["axes.edgecolor"], linewidth=1.2, zorder=1)
-    # Alternate labels above and below the axis, with three heights so neighbours do not collide.
-    heights = [1.0, -1.0, 2.0, -2.0, 1.5, -1.5]
+    # Alternate labels above and below the axis, at two heights so neighbours do not collide.
+    heights = [1.0, -1.0, 2.2, -2.2]
     for index, milestone in enumerate(MILESTONES):
         x = _year_fraction(milestone.when)
         height = heights[index % len(heights)]

@@ -1,0 +1,106 @@
+"""How big the models of this story were, from their papers: parameters, training tokens,
+training compute and the accelerator time behind it, 2017-2022 (chapter 8).
+
+Each figure is the paper's own where it gives one; where it gives none the row says so
+(``None``), and compute the paper does not state is derived as 6ND (Kaplan et al., 2020,
+arXiv:2001.08361, section 2.1: about 6 operations per parameter per training token), marked as
+derived. Notes say where each number is in its source.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import NamedTuple
+
+from llm_evolution.scaling import training_flops as six_n_d
+
+
+class PublishedModel(NamedTuple):
+    name: str
+    when: date  # first public version of the paper
+    parameters: float
+    tokens: float | None  # training tokens; None where the paper does not say
+    flops: float | None  # training compute in floating-point operations
+    flops_source: str  # "paper" (its own figure), "6ND" (derived here) or who estimated it
+    # (chips, hours) of training as the paper states them, and what the chips were
+    accelerators: tuple[tuple[int, float], ...]
+    accelerator: str
+    source: str
+    note: str
+
+
+# --8<-- [start:published]
+PUBLISHED_MODELS = [
+    PublishedModel("Transformer base", date(2017, 6, 12), 65e6, 100_000 * 50_000, 3.3e18,
+                   "paper", ((8, 12),), "P100 GPU",
+                   "Vaswani et al., 2017, arXiv:1706.03762",
+                   "parameters Table 3; FLOPs Table 2 (English-German); 100,000 steps of about "
+                   "25,000 source and 25,000 target tokens (sections 5.1-5.2)"),
+    PublishedModel("Transformer big", date(2017, 6, 12), 213e6, 300_000 * 50_000, 2.3e19,
+                   "paper", ((8, 3.5 * 24),), "P100 GPU",
+                   "Vaswani et al., 2017, arXiv:1706.03762",
+                   "as the base model, 300,000 steps"),
+    PublishedModel("GPT", date(2018, 6, 11), 117e6, None, None, "not stated", (), "",
+                   "Radford et al., 2018 (OpenAI report)",
+                   "the report gives no parameter count; 117M is GPT-2's paper's, for its "
+                   "smallest model, 'equivalent to the original GPT'"),
+    PublishedModel("BERT-base", date(2018, 10, 11), 110e6, 1_000_000 * 128_000, None, "6ND",
+                   ((16, 4 * 24),), "Cloud TPU chip", "Devlin et al., 2018, arXiv:1810.04805",
+                   "1,000,000 steps of '128,000 tokens/batch' (appendix A.2), nominal: 90% "
+                   "of the steps read sequences of 128 tokens, not 512"),
+    PublishedModel("BERT-large", date(2018, 10, 11), 340e6, 1_000_000 * 128_000, None, "6ND",
+                   ((64, 4 * 24),), "Cloud TPU chip", "Devlin et al., 2018, arXiv:1810.04805",
+                   "as BERT-base"),
+    PublishedModel("GPT-2", date(2019, 2, 14), 1.5e9, None, None, "not stated", (), "",
+                   "Radford et al., 2019 (OpenAI report)",
+                   "sizes 124M, 355M, 774M and 1.5B as corrected in the openai/gpt-2 "
+                   "repository (the paper's Table 2 printed 117M, 345M, 762M, 1542M); "
+                   "training tokens not stated"),
+    PublishedModel("T5-11B", date(2019, 10, 23), 11e9, 1e12, 3.30e22,
+                   "Brown et al.'s estimate", (), "",
+                   "Raffel et al., 2019, arXiv:1910.10683",
+                   "'about 1 trillion' pre-training tokens (section 3.7); no compute in the "
+                   "paper: 3.30e22 is GPT-3's Table D.1 estimate (each token passes through "
+                   "the encoder or the decoder, half the parameters, so 6ND would double it)"),
+    PublishedModel("GPT-3", date(2020, 5, 28), 175e9, 300e9, 3.14e23, "paper", (), "",
+                   "Brown et al., 2020, arXiv:2005.14165",
+                   "Table D.1, where the compute is also 3,640 petaflop/s-days; trained on "
+                   "V100 GPUs (section 2.3), how many and for how long not stated"),
+    PublishedModel("Gopher", date(2021, 12, 8), 280e9, 300e9, 5.76e23,
+                   "Hoffmann et al.", (), "", "Rae et al., 2021, arXiv:2112.11446",
+                   "compute as the Chinchilla paper gives Gopher's budget (Figure 2, "
+                   "Table 3)"),
+    PublishedModel("Chinchilla", date(2022, 3, 29), 70e9, 1.4e12, 5.76e23, "paper", (), "",
+                   "Hoffmann et al., 2022, arXiv:2203.15556",
+                   "the same compute as Gopher, four times the tokens (section 4)"),
+    PublishedModel("PaLM", date(2022, 4, 5), 540e9, 780e9, None, "6ND",
+                   ((6144, 1200), (3072, 336)), "TPU v4 chip",
+                   "Chowdhery et al., 2022, arXiv:2204.02311",
+                   "hardware and hours from appendix B; compute derived here as 6ND (the "
+                   "paper also counts it its own way, in a table not checked here)"),
+]
+# --8<-- [end:published]
+
+# Regulation (EU) 2024/1689 (the AI Act) of 13 June 2024, Article 51(2): a general-purpose AI
+# model is presumed to have high-impact capabilities (and so systemic risk, Article 51(1)(a))
+# "when the cumulative amount of computation used for its training measured in floating point
+# operations is greater than 10^25". Article 51(3) lets the Commission amend the threshold.
+EU_AI_ACT_THRESHOLD_FLOPS = 1e25
+
+
+def accelerator_days(model: PublishedModel) -> float | None:
+    """Days of one accelerator chip the training took, where the paper says: chips x hours,
+    summed over the stages of training, over 24."""
+    if not model.accelerators:
+        return None
+    return sum(chips * hours for chips, hours in model.accelerators) / 24
+
+
+def training_flops(model: PublishedModel) -> float | None:
+    """The model's training compute: the paper's (or the cited estimate), else 6ND where the
+    tokens are known, else None."""
+    if model.flops is not None:
+        return model.flops
+    if model.tokens is None:
+        return None
+    return six_n_d(model.parameters, model.tokens)
