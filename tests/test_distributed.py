@@ -53,3 +53,14 @@ def test_shard_cuts_equal_slices_and_names_the_fix():
     assert distributed.shard(batch, 1, 2)[0].tolist() == [[4, 5], [6, 7]]
     with pytest.raises(ValueError, match="multiple of the number of ranks"):
         distributed.shard(batch, 0, 3)
+
+
+def test_fully_sharded_equals_one_process_and_holds_half_per_rank(tmp_path):
+    ddp, fsdp = tmp_path / "ddp.pt", tmp_path / "fsdp.pt"
+    distributed.torchrun(ddp, sharding="ddp")
+    distributed.torchrun(fsdp, sharding="fsdp")
+    assert distributed.compare(fsdp)[1] < TOLERANCE
+    whole, sharded = distributed.memory_per_rank(ddp), distributed.memory_per_rank(fsdp)
+    model_bytes = sum(p.nbytes for p in distributed.fresh_model().parameters())
+    assert whole == {"parameters": model_bytes, "optimizer state": 2 * model_bytes}  # AdamW
+    assert sharded == {key: value // 2 for key, value in whole.items()}

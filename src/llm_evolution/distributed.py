@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.distributed.fsdp import fully_shard
 from torch.nn.parallel import DistributedDataParallel
 
 from llm_evolution.models.gpt import GPT, GPTConfig
@@ -71,8 +72,11 @@ def train_one_process(model: nn.Module, batches: list[Batch], lr: float = LR) ->
     return model
 
 
+Trained = tuple[nn.Module, torch.optim.Optimizer]
+
+
 # --8<-- [start:ddp]
-def train_data_parallel(model: nn.Module, batches: list[Batch], lr: float = LR) -> nn.Module:
+def train_data_parallel(model: nn.Module, batches: list[Batch], lr: float = LR) -> Trained:
     """The same steps in this rank of a process group: each rank reads its shard of every
     global batch; DistributedDataParallel averages the gradients across the ranks during the
     backward pass, so every rank's copy takes the same update."""
@@ -81,8 +85,30 @@ def train_data_parallel(model: nn.Module, batches: list[Batch], lr: float = LR) 
     optimizer, schedule = make_optimizer(parallel, lr=lr, steps=len(batches))
     for batch in batches:
         train_step(parallel, shard(batch, rank, world_size), optimizer, schedule)
-    return parallel.module
+    return parallel.module, optimizer
 # --8<-- [end:ddp]
+
+
+# --8<-- [start:fsdp]
+def train_fully_sharded(model: nn.Module, batches: list[Batch], lr: float = LR) -> Trained:
+    """The same steps with the model sharded (FSDP, ``fully_shard``): each rank keeps only its
+    slice of every parameter and of the optimizer's state; a block's whole weights are
+    gathered just before it computes and freed after, and gradients are reduce-scattered so
+    that each rank updates only its slice."""
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    for block in model.blocks:  # one unit per block: gathered and freed one at a time
+        fully_shard(block)
+    fully_shard(model)  # the rest: embeddings and the final layer norm
+    optimizer, schedule = make_optimizer(model, lr=lr, steps=len(batches))
+    for batch in batches:
+        train_step(model, shard(batch, rank, world_size), optimizer, schedule)
+    return model, optimizer
+# --8<-- [end:fsdp]
+
+
+def local_bytes(tensors) -> int:
+    """Bytes of ``tensors`` held by this rank (a sharded tensor counts only its slice)."""
+    return sum((t.to_local() if hasattr(t, "to_local") else t).nbytes for t in tensors)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -91,13 +117,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="where rank 0 saves weights")
     parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument("--sharding", choices=("ddp", "fsdp"), default="ddp")
     args = parser.parse_args(argv)
     dist.init_process_group("gloo")  # rank, world size and address come from torchrun
     try:
-        model = train_data_parallel(fresh_model(), global_batches(args.steps))
+        train = train_data_parallel if args.sharding == "ddp" else train_fully_sharded
+        model, optimizer = train(fresh_model(), global_batches(args.steps))
+        parameter_bytes = local_bytes(model.parameters())
+        optimizer_state = local_bytes(value for state in optimizer.state.values()
+                                      for value in state.values() if value.dim() > 0)
+        full = {name: value.full_tensor() if hasattr(value, "full_tensor") else value
+                for name, value in model.state_dict().items()}  # gathers sharded weights
         if dist.get_rank() == 0:
-            torch.save({"world_size": dist.get_world_size(), "state": model.state_dict()},
-                       args.out)
+            torch.save({"world_size": dist.get_world_size(), "state": full,
+                        "parameter_bytes": parameter_bytes,
+                        "optimizer_state_bytes": optimizer_state}, args.out)
     finally:
         dist.destroy_process_group()
 
@@ -110,14 +144,15 @@ def free_port() -> int:
 
 
 # --8<-- [start:launch]
-def torchrun(out: Path, *, nproc_per_node: int = 2, nnodes: int = 1,
-             steps: int = STEPS) -> list[list[str]]:
+def torchrun(out: Path, *, nproc_per_node: int = 2, nnodes: int = 1, steps: int = STEPS,
+             sharding: str = "ddp") -> list[list[str]]:
     """Run the script under torchrun and return the command line of each launcher. One node:
     one launcher starts ``nproc_per_node`` processes. Several nodes: one launcher per node,
     all meeting at one rendezvous endpoint (here 127.0.0.1; on a cluster, the first node's
     address), as a cluster's job script starts them."""
     launcher = [sys.executable, "-m", "torch.distributed.run"]
-    script = ["-m", "llm_evolution.distributed", "--out", str(out), "--steps", str(steps)]
+    script = ["-m", "llm_evolution.distributed", "--out", str(out), "--steps", str(steps),
+              "--sharding", sharding]
     if nnodes == 1:
         commands = [[*launcher, "--standalone", f"--nproc_per_node={nproc_per_node}", *script]]
     else:
@@ -145,9 +180,19 @@ def compare(saved: Path, steps: int = STEPS) -> tuple[int, float]:
     process's after the same global batches."""
     checkpoint = torch.load(saved, weights_only=True)
     reference = train_one_process(fresh_model(), global_batches(steps)).state_dict()
+    if set(checkpoint["state"]) != set(reference):
+        raise ValueError(f"{saved} holds other weights than the model's: "
+                         f"{sorted(set(checkpoint['state']) ^ set(reference))}")
     difference = max((checkpoint["state"][name] - value).abs().max().item()
                      for name, value in reference.items())
     return checkpoint["world_size"], difference
+
+
+def memory_per_rank(saved: Path) -> dict[str, int]:
+    """The parameter and optimizer-state bytes one rank held, as the run saved them."""
+    checkpoint = torch.load(saved, weights_only=True)
+    return {"parameters": checkpoint["parameter_bytes"],
+            "optimizer state": checkpoint["optimizer_state_bytes"]}
 
 
 if __name__ == "__main__":
