@@ -61,3 +61,4 @@ def test_published_compute_prefers_the_papers_figure_then_6nd():
     assert all(isinstance(model, PublishedModel) for model in PUBLISHED_MODELS)
     dates = [model.when for model in PUBLISHED_MODELS]
     assert dates == sorted(dates)
+

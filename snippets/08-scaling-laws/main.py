@@ -65,14 +65,22 @@ for n_layers, d_model, _ in SIZES:
 # --8<-- [start:fits]
 from llm_evolution.scaling_runs import bootstrap_fits, fit_all, interval
 
+
+
+def rounded(value: float) -> str:
+    """Three significant digits, and 0 below 0.001: an optimiser's last digits (and a
+    constant it drove towards 0) are not the same on every CPU."""
+    return "0" if abs(value) < 1e-3 else f"{value:.3g}"
+
+
 fits = fit_all(rows)
 refits = bootstrap_fits()  # 200 resamples of the runs, each law refitted
 for name, fit in fits.items():
     print(f"{name}:")
     for i, (constant, value) in enumerate(fit._asdict().items()):
         low, high = interval([refit[i] for refit in refits[name]])
-        print(f"  {constant:<5} = {value:9.4g}   90% of bootstrap fits in "
-              f"[{low:.4g}, {high:.4g}]")
+        print(f"  {constant:<5} = {rounded(value):>8}   90% of bootstrap fits in "
+              f"[{rounded(low)}, {rounded(high)}]")
 print("the papers' exponents: Chinchilla (appendix D.2) alpha = 0.34, beta = 0.28;")
 print("  Kaplan et al. (section 1.2) alpha_N = 0.076, alpha_D = 0.095")
 # --8<-- [end:fits]
@@ -104,7 +112,8 @@ print("fitted: the best split of a budget by L(N, D)")
 print("budget C      best N      best D    D / N   predicted loss")
 for budget in (1e11, 1e12, 1e13):
     n, d = law.compute_optimal(budget)
-    print(f"{budget:8.2g} {n:11,.0f} {d:11.3g} {d / n:8.0f} {law.loss(n, d):12.3f}")
+    print(f"{budget:8.2g} {float(f'{n:.3g}'):11,.0f} {d:11.3g} {float(f'{d / n:.3g}'):8,.0f} "
+          f"{law.loss(n, d):12.3f}")
 chinchilla = LossLaw(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)  # appendix D.2
 n, d = chinchilla.compute_optimal(5.76e23)
 print(f"Chinchilla's printed constants at Gopher's budget (5.76e23 FLOPs): N = {n:.3g}, "
