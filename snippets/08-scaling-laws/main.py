@@ -49,8 +49,9 @@ for n in sorted({row["parameters"] for row in rows}):
 from llm_evolution import zoo
 from llm_evolution.recipes.chapter08 import STEPS, sweep_name
 
-print("loss on the training loop's held-out batches after 125 / 250 / 500 steps:")
-print("a run planned for that length, against the 1,000-step run stopped there")
+print(f"loss on the training loop's held-out batches after "
+      f"{' / '.join(map(str, STEPS[:-1]))} steps:")
+print(f"a run planned for that length, against the {max(STEPS):,}-step run stopped there")
 for n_layers, d_model, _ in SIZES:
     longest = zoo.get(sweep_name(n_layers, d_model, max(STEPS))).history
     pairs = []
