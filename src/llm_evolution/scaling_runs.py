@@ -1,9 +1,9 @@
 """Chapter 8's sweep, measured: the held-out loss of every run, the compute each one cost, and
 the scaling laws fitted to them with their bootstrap uncertainty.
 
-The losses and the bootstrap take a minute, so they are computed once per machine
-(:mod:`llm_evolution.measurements`); the page, its notebook and its figures read the same
-numbers.
+The losses take half a minute and the bootstrap a few minutes, so they are computed once per
+machine (:mod:`llm_evolution.measurements`); the page, its notebook and its figures read the
+same numbers.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def held_out_loss(model: nn.Module, ids: torch.Tensor, context_size: int) -> flo
     return math.log(perplexity(model, ids, block_size=context_size))
 
 
-@measured  # a minute of evaluation: once per machine, then read back
+@measured  # half a minute of evaluation: once per machine, then read back
 def sweep_runs() -> list[dict]:
     """One row per run of the sweep: its shape, N (parameters without embeddings), D
     (training tokens), the seconds its training took and its held-out loss."""
@@ -90,7 +90,7 @@ def fit_all(rows: list[dict]) -> dict[str, tuple]:
     }
 
 
-@measured  # the bootstrap refits each law 200 times: once per machine
+@measured  # minutes: the bootstrap refits each law 200 times; once per machine
 def bootstrap_fits(rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> dict[str, list[tuple]]:
     """Each law of :func:`fit_all` refitted to ``rounds`` resamples of its runs (drawn with
     replacement), as lists of constants: the spread is the fit's uncertainty."""

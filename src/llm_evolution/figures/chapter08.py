@@ -54,13 +54,6 @@ def compute_split() -> plt.Figure:
     return fig
 
 
-def _sweep():
-    from llm_evolution.scaling_runs import fit_all, held_out_prediction, sweep_runs
-
-    rows = sweep_runs()
-    return rows, fit_all(rows), held_out_prediction(rows)
-
-
 @figure(
     "scaling-runs",
     alt="Two log-log plots of the held-out loss of the sweep's twenty runs. Left: loss "
@@ -74,14 +67,14 @@ def scaling_runs() -> plt.Figure:
     import numpy as np
 
     from llm_evolution import scaling
-    from llm_evolution.scaling_runs import columns
+    from llm_evolution.scaling_runs import columns, sweep_runs
 
-    rows, fits, _ = _sweep()
-    law = fits["L(N, D)"]
+    rows = sweep_runs()
+    law = scaling.fit_loss_law(*columns(rows))  # the page's L(N, D)
     parameters, tokens, _ = columns(rows)
     largest = max(parameters)
     smaller = [row for row in rows if row["parameters"] < largest]
-    smaller_law = scaling.fit_loss_law(*columns(smaller))
+    smaller_law = scaling.fit_loss_law(*columns(smaller))  # as held_out_prediction fits it
     fig, (by_tokens, by_size) = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
     grid = np.geomspace(min(tokens) / 1.5, max(tokens) * 1.5, 50)
     for i, n in enumerate(sorted(set(parameters))):
