@@ -244,7 +244,7 @@ def small_gpt(seed: int = 16) -> GPT:
 def test_cache_gives_the_same_logits_one_token_at_a_time():
     model = small_gpt()
     ids = random_ids(23, batch=2, length=24, seed=17)
-    cache = KVCache(model.config.n_layers)
+    cache = KVCache(model.config.n_layers, model.config.context_size)
     with torch.no_grad():
         full, _ = model(ids)
         steps = [model(ids[:, t:t + 1], cache=cache)[0] for t in range(24)]
@@ -257,7 +257,7 @@ def test_cache_with_a_prompt_then_chunks():
     # a prompt of 10 on an empty cache, one token, then a chunk of 5 after the cache
     model = small_gpt()
     ids = random_ids(23, batch=1, length=16, seed=18)
-    cache = KVCache(model.config.n_layers)
+    cache = KVCache(model.config.n_layers, model.config.context_size)
     with torch.no_grad():
         full, _ = model(ids)
         parts = [model(ids[:, :10], cache=cache)[0], model(ids[:, 10:11], cache=cache)[0],
@@ -271,7 +271,7 @@ def test_cache_attention_matches_an_explicit_masked_softmax():
     model = small_gpt()
     attn = model.blocks[0].attn
     x = torch.randn(1, 7, 24, generator=torch.Generator().manual_seed(19))
-    cache = KVCache(1)
+    cache = KVCache(1, 7)
     with torch.no_grad():
         attn(x[:, :4], cache, 0)
         chunk = attn(x[:, 4:], cache, 0)
@@ -282,6 +282,42 @@ def test_cache_attention_matches_an_explicit_masked_softmax():
         y = F.softmax(scores.masked_fill(future, float("-inf")), dim=-1) @ v
         expected = attn.out_proj(y.transpose(1, 2).reshape(1, 7, 24))
     assert (chunk - expected[:, 4:]).abs().max().item() < TOLERANCE
+
+
+def test_cache_is_allocated_once_and_written_in_place():
+    model = small_gpt()
+    ids = random_ids(23, batch=1, length=6, seed=23)
+    cache = KVCache(model.config.n_layers, model.config.context_size)
+    with torch.no_grad():
+        model(ids[:, :3], cache=cache)
+        buffer = cache.keys[0].data_ptr()
+        model(ids[:, 3:], cache=cache)
+    assert cache.keys[0].data_ptr() == buffer  # no new tensor: written into the buffer
+    assert cache.keys[0].shape == (1, 3, 24, 8) and len(cache) == 6
+    with pytest.raises(ValueError, match="capacity=7; start a new cache"):
+        KVCache(1, 7).append(0, torch.zeros(1, 1, 8, 2), torch.zeros(1, 1, 8, 2))
+    with pytest.raises(ValueError, match="pass model.config.n_layers and model.config"):
+        KVCache(2, 0)
+
+
+def test_next_token_logits_are_the_last_position_of_forward():
+    model = small_gpt()
+    ids = random_ids(23, batch=2, length=9, seed=24)
+    with torch.no_grad():
+        full, _ = model(ids)
+        assert (model.next_token_logits(ids) - full[:, -1]).abs().max().item() < TOLERANCE
+        cache = KVCache(model.config.n_layers, model.config.context_size)
+        model.next_token_logits(ids[:, :8], cache)
+        step = model.next_token_logits(ids[:, 8:], cache)
+    assert step.shape == (2, 23)
+    assert (step - full[:, -1]).abs().max().item() < TOLERANCE
+    with pytest.raises(ValueError, match="context_size=24; crop the prompt"):
+        model.next_token_logits(torch.zeros(1, 25, dtype=torch.long))
+
+
+def test_generate_checks_the_prompt_ids_once():
+    with pytest.raises(ValueError, match="prompt_ids holds ids outside"):
+        generate(small_gpt(), torch.tensor([[0, 23]]), 3, greedy=True)
 
 
 def test_generate_same_tokens_with_and_without_cache():
@@ -328,7 +364,7 @@ def test_forward_errors():
         model(torch.zeros(1, 25, dtype=torch.long))
     with pytest.raises(ValueError, match="targets have shape"):
         model(torch.zeros(1, 5, dtype=torch.long), torch.zeros(1, 4, dtype=torch.long))
-    cache = KVCache(model.config.n_layers)
+    cache = KVCache(model.config.n_layers, model.config.context_size)
     model(torch.zeros(1, 20, dtype=torch.long), cache=cache)
     with pytest.raises(ValueError, match="20 cached \\+ 5 new tokens exceed context_size=24"):
         model(torch.zeros(1, 5, dtype=torch.long), cache=cache)

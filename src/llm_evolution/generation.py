@@ -14,6 +14,7 @@ from torch import nn
 
 from llm_evolution.evaluation import evaluating
 from llm_evolution.measurements import measured
+from llm_evolution.models.bigram import check_token_ids
 from llm_evolution.models.gpt import GPT, GPTConfig, KVCache
 
 TEMPERATURE_PROMPT = "ROMEO.\nI will t"  # a prompt after which the next letter is uncertain
@@ -144,16 +145,20 @@ def generate(
         if generator is None:
             raise ValueError("sampling needs a generator (torch.Generator().manual_seed(...)) "
                              "so that the same seed gives the same text; or use greedy=True")
-    cache = KVCache(model.config.n_layers) if use_cache else None
+    # The prompt's ids are checked once, here; every later id is the model's own choice.
+    check_token_ids(prompt_ids, model.config.vocab_size, "prompt_ids")
+    cache = KVCache(model.config.n_layers, context_size) if use_cache else None
     ids, unread = prompt_ids, prompt_ids  # unread: the tokens the cache has not seen yet
     with evaluating(model):
         for _ in range(max_new_tokens):
             if ids.size(1) > context_size:  # past the context: the window slides
-                logits, _ = model(ids[:, -context_size:])
+                logits = model.next_token_logits(ids[:, -context_size:])
+            elif use_cache:
+                logits = model.next_token_logits(unread, cache)
             else:
-                logits, _ = model(unread if use_cache else ids, cache=cache)
+                logits = model.next_token_logits(ids)
             # Decide on the CPU in double precision: the same seed gives the same text anywhere.
-            scores = logits[:, -1, :].double().cpu()
+            scores = logits.double().cpu()
             if greedy:
                 next_id = scores.argmax(dim=-1, keepdim=True)
             else:

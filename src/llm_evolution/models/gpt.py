@@ -61,23 +61,40 @@ class KVCache:
     """The keys and values every layer has computed so far, shape (batch, heads, length,
     head_dim) each. A new token's query needs the keys and values of all earlier tokens; they
     do not change once computed (a token never sees later ones), so they are kept, not redone.
+
+    Each layer's buffer is allocated once, for ``capacity`` tokens (the model's context), when
+    its first keys arrive; new tokens are written into it in place. (Growing the tensors with
+    ``torch.cat`` would copy every cached token again at every step.)
     """
 
-    def __init__(self, n_layers: int):
+    def __init__(self, n_layers: int, capacity: int):
+        if n_layers < 1 or capacity < 1:
+            raise ValueError(f"n_layers={n_layers} and capacity={capacity} must be >= 1; "
+                             "pass model.config.n_layers and model.config.context_size")
+        self.capacity = capacity
         self.keys: list[torch.Tensor | None] = [None] * n_layers
         self.values: list[torch.Tensor | None] = [None] * n_layers
+        self.lengths = [0] * n_layers
 
     def __len__(self) -> int:
         """How many tokens are cached (those of layer 0, the first to be updated)."""
-        return 0 if self.keys[0] is None else self.keys[0].size(2)
+        return self.lengths[0]
 
     def append(self, layer: int, keys: torch.Tensor, values: torch.Tensor):
-        """Add the new tokens' keys and values to ``layer``'s and return all of them."""
-        if self.keys[layer] is not None:
-            keys = torch.cat([self.keys[layer], keys], dim=2)
-            values = torch.cat([self.values[layer], values], dim=2)
-        self.keys[layer], self.values[layer] = keys, values
-        return keys, values
+        """Write the new tokens' keys and values after ``layer``'s and return all of them (a
+        view of the buffer, no copy)."""
+        start = self.lengths[layer]
+        end = start + keys.size(2)
+        if end > self.capacity:
+            raise ValueError(f"{start} cached + {keys.size(2)} new tokens exceed the cache's "
+                             f"capacity={self.capacity}; start a new cache")
+        if self.keys[layer] is None:
+            shape = (*keys.shape[:2], self.capacity, keys.size(3))
+            self.keys[layer], self.values[layer] = keys.new_empty(shape), values.new_empty(shape)
+        self.keys[layer][:, :, start:end] = keys
+        self.values[layer][:, :, start:end] = values
+        self.lengths[layer] = end
+        return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
 # --8<-- [end:kv_cache]
 
 
@@ -191,14 +208,31 @@ class GPT(nn.Module):
                 cache: KVCache | None = None):
         past = 0 if cache is None else len(cache)
         check_inputs(self.config, input_ids, past)
+        # The head is tied to the input: a token's score is the dot product of the final
+        # vector with that token's embedding (no separate output matrix).
+        logits = F.linear(self.hidden_states(input_ids, cache), self.token_embedding.weight)
+        return logits, next_token_loss(logits, targets)
+
+    def hidden_states(self, input_ids: torch.Tensor, cache: KVCache | None = None):
+        """The final layer-normed vector of every position (batch, length, d_model)."""
+        past = 0 if cache is None else len(cache)
         positions = torch.arange(past, past + input_ids.size(1), device=input_ids.device)
         x = self.dropout(self.token_embedding(input_ids) + self.position_embedding(positions))
         for layer, block in enumerate(self.blocks):
             x = block(x, cache, layer)
-        # The head is tied to the input: a token's score is the dot product of the final
-        # vector with that token's embedding (no separate output matrix).
-        logits = F.linear(self.ln_f(x), self.token_embedding.weight)
-        return logits, next_token_loss(logits, targets)
+        return self.ln_f(x)
+
+    def next_token_logits(self, input_ids: torch.Tensor,
+                          cache: KVCache | None = None) -> torch.Tensor:
+        """Generation's step: the logits (batch, vocab) of the token after ``input_ids`` only,
+        the last position, not every position as :meth:`forward` (scoring needs all of them).
+        The ids are not range-checked here, on every step: :func:`generate` checks the prompt
+        once and every later id is the model's own choice. The length still is (cheap)."""
+        past = 0 if cache is None else len(cache)
+        if input_ids.dim() != 2 or past + input_ids.size(1) > self.config.context_size:
+            check_inputs(self.config, input_ids, past)  # raises, naming the limit
+        last = self.hidden_states(input_ids, cache)[:, -1]
+        return F.linear(last, self.token_embedding.weight)
 # --8<-- [end:gpt_model]
 
 
