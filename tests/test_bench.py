@@ -10,6 +10,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from llm_evolution import bench
+from llm_evolution import speed as speed_module
 from llm_evolution.models.gpt import GPT, GPTConfig
 from tests.incremental import run_when_changed
 
@@ -29,8 +30,14 @@ TINY = GPTConfig(vocab_size=20, context_size=16, d_model=32, n_heads=2, n_layers
 @pytest.fixture(scope="module")
 def tiny_results():
     # A 256-wide peak: 64-wide matmuls are mostly overhead, too small a ceiling to compare with.
+    # Chapter 9's speed runs on a tiny model of the corpus's 74 characters, for a few steps.
+    speed = {"config": GPTConfig(vocab_size=74, context_size=16, d_model=32, n_heads=2,
+                                 n_layers=1),
+             "rounds": 1, "curve_steps": 3, "plain": {"steps": 6, "lr": 1e-3, "warmup_steps": 1},
+             "fast": {"steps": 3, "lr": 2e-3, "warmup_steps": 1}}
     return bench.run_benchmark(TINY, batch_size=2, train_rounds=2, prompt_length=3,
-                               new_tokens=4, generation_rounds=1, peak_size=256)
+                               new_tokens=4, generation_rounds=1, peak_size=256,
+                               speed_options=speed)
 
 
 # serial: its shares of the peak divide two timings; beside another test worker the peak was
@@ -49,7 +56,12 @@ def test_smoke_run_writes_the_schema_the_page_reads(tiny_results, tmp_path):
     assert results["training"]["first_loss_difference"] < 1e-4  # same weights, same loss
     # Greedy decoding of the same weights: ours with and without cache and transformers agree.
     assert results["generation"]["same_tokens"]
-    assert set(results["targets"]) == {"train_time_ratio", "train_mfu", "generation_speedup"}
+    assert set(results["targets"]) == {"train_time_ratio", "train_mfu", "generation_speedup",
+                                       "fast_recipe_time_ratio"}
+    speed = results["speed"]
+    assert set(speed["tricks"]) == set(speed_module.TRICKS)
+    assert speed["race"]["plain"]["steps"] == 6 and speed["race"]["fast"]["steps"] == 3
+    assert len(speed["loss_curves"]["bf16_autocast"]) == 3
 
 
 def test_table_has_every_row_and_target(tiny_results):
@@ -57,7 +69,7 @@ def test_table_has_every_row_and_target(tiny_results):
     for _, label in bench.ROWS:
         assert label in table
     assert "float32 matmul peak" in table
-    assert table.count("met") == 3  # "met" or "NOT met", once per target
+    assert table.count("met") == 4  # "met" or "NOT met", once per target
 
 
 def test_training_flops_match_pytorchs_counter():
@@ -105,17 +117,20 @@ def test_alternating_calls_every_run_in_turns():
 
 
 def test_targets_are_judged_against_the_limits():
-    def fake(train_ours, train_hf, mfu, cached, hf):
+    def fake(train_ours, train_hf, mfu, cached, hf, race_ratio, race_gap):
         rows = {"train_ours": {"seconds": train_ours, "mfu": mfu},
                 "train_hf": {"seconds": train_hf},
                 "generate_cached": {"tokens_per_second": cached},
                 "generate_hf": {"tokens_per_second": hf}}
-        return bench.check_targets({"rows": rows})
+        race = {"time_ratio": race_ratio, "loss_gap": race_gap}
+        return bench.check_targets({"rows": rows, "speed": {"race": race}})
 
-    good = fake(0.8, 1.0, 0.5, 200, 100)
+    good = fake(0.8, 1.0, 0.5, 200, 100, 0.6, 0.001)
     assert all(target["met"] for target in good.values())
-    bad = fake(0.9, 1.0, 0.3, 90, 100)
+    bad = fake(0.9, 1.0, 0.3, 90, 100, 0.7, 0.0)
     assert not any(target["met"] for target in bad.values())
+    # fast, but not to the same loss: not met
+    assert not fake(0.8, 1.0, 0.5, 200, 100, 0.5, 0.02)["fast_recipe_time_ratio"]["met"]
 
 
 def test_bad_arguments_raise_value_errors():

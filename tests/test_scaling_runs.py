@@ -62,3 +62,22 @@ def test_published_compute_prefers_the_papers_figure_then_6nd():
     dates = [model.when for model in PUBLISHED_MODELS]
     assert dates == sorted(dates)
 
+
+
+def test_training_setups_multiply_to_their_accelerator_counts():
+    """Where a paper gives every degree, tensor x pipeline x data is its number of chips."""
+    import re
+
+    from llm_evolution.published_models import TRAINING_SETUPS
+
+    checked = 0
+    for setup in TRAINING_SETUPS:
+        degrees = (setup.tensor, setup.pipeline, setup.data)
+        if all(isinstance(d, int) for d in degrees):
+            chips = int(re.match(r"[\d,]+", setup.accelerators).group().replace(",", ""))
+            assert setup.tensor * setup.pipeline * setup.data == chips, setup.name
+            checked += 1
+        else:
+            assert all(isinstance(d, int) or d in ("used", "?") for d in degrees), setup.name
+        assert "arXiv:" in setup.source
+    assert checked == 2  # Megatron-LM and PaLM

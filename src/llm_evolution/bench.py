@@ -38,10 +38,11 @@ from llm_evolution import numerics
 from llm_evolution.generation import generate
 from llm_evolution.measurements import cpu_model
 from llm_evolution.models.gpt import GPT, GPTConfig
+from llm_evolution.speed import SAME_LOSS_TOLERANCE
 from llm_evolution.paths import REPO_ROOT
 from llm_evolution.training import make_optimizer, train_step
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # The results the site shows, written by a run on a quiet machine and committed.
 COMMITTED_RESULTS = REPO_ROOT / "docs" / "reference" / "bench.json"
 # The benchmark's shape: chapter 6's character model (4 layers, 4 heads, width 128, context 64)
@@ -50,13 +51,16 @@ COMMITTED_RESULTS = REPO_ROOT / "docs" / "reference" / "bench.json"
 DEFAULT_CONFIG = GPTConfig(vocab_size=65, context_size=64, d_model=128, n_heads=4, n_layers=4)
 # The project's speed targets for our GPT, checked on every run.
 TARGETS = {"train_time_ratio_max": 0.85, "train_mfu_min": 0.45,
-           "generation_speedup_min": 1.0}
+           "generation_speedup_min": 1.0, "fast_recipe_time_ratio_max": 2 / 3}
 # Table rows, in order: (key in results["rows"], label).
 ROWS = [("train_ours", "training step, ours"),
         ("train_hf", "training step, transformers"),
         ("generate_cached", "generation, ours with KV cache"),
         ("generate_uncached", "generation, ours without cache"),
-        ("generate_hf", "generation, transformers generate")]
+        ("generate_hf", "generation, transformers generate"),
+        ("generate_hf_loop", "generation, our loop, transformers"),
+        ("race_plain", "nanoGPT CPU run, plain float32"),
+        ("race_fast", "nanoGPT CPU run, fast recipe")]
 
 
 # --8<-- [start:flops]
@@ -223,6 +227,7 @@ def bench_generation(config: GPTConfig = DEFAULT_CONFIG, *, prompt_length: int =
 
     runs = {
         "cached": run("cached", lambda: generate(ours, prompt, new_tokens, greedy=True)),
+        "hf_loop": run("hf_loop", lambda: hf_greedy_loop(theirs, prompt, new_tokens)),
         "uncached": run("uncached", lambda: generate(ours, prompt, new_tokens, greedy=True,
                                                      use_cache=False)),
         "hf": run("hf", hf_generate),
@@ -234,20 +239,43 @@ def bench_generation(config: GPTConfig = DEFAULT_CONFIG, *, prompt_length: int =
         "new_tokens": new_tokens,
         "rounds": rounds,
         "warmup": warmup,
-        "same_tokens": bool(torch.equal(outputs["cached"], outputs["uncached"])
-                            and torch.equal(outputs["cached"], outputs["hf"])),
+        "same_tokens": all(torch.equal(outputs["cached"], outputs[name])
+                           for name in ("uncached", "hf", "hf_loop")),
         "flops_per_token": generation_flops_per_token(config, prompt_length, new_tokens),
         "seconds": seconds,
     }
 
 
+# --8<-- [start:hf_loop]
+def hf_greedy_loop(model, prompt: torch.Tensor, new_tokens: int) -> torch.Tensor:
+    """Greedy decoding written as ours is (:func:`llm_evolution.generation.generate`), over
+    ``transformers``' forward and its key-value cache (``cache=``, called ``past_key_values``
+    before transformers 5): the prompt once, then one token per step, the argmax of the last
+    position. Against ``generate``, this leaves out its logits processors, stopping criteria
+    and bookkeeping, so the difference left is the model's."""
+    ids, unread, cache = prompt, prompt, None
+    with torch.no_grad():
+        for _ in range(new_tokens):
+            out = model(unread, cache=cache, use_cache=True)
+            cache = out.cache
+            unread = out.logits[:, -1].double().argmax(dim=-1, keepdim=True)
+            ids = torch.cat([ids, unread], dim=1)
+    return ids
+# --8<-- [end:hf_loop]
+
+
 def run_benchmark(config: GPTConfig = DEFAULT_CONFIG, *, batch_size: int = 12,
                   train_rounds: int = 40, prompt_length: int = 8, new_tokens: int = 256,
                   generation_rounds: int = 3, peak_size: int = 1536,
-                  threads: int | None = None, note: str = "") -> dict:
+                  threads: int | None = None, note: str = "",
+                  speed_options: dict | None = None) -> dict:
     """Run every measurement and return the results as a JSON-ready dictionary. ``note`` is
-    kept with them (say, how busy the machine was)."""
+    kept with them (say, how busy the machine was). ``speed_options`` go to chapter 9's
+    :func:`llm_evolution.speed.speed_results` (the trick table and the race); by default
+    nanoGPT's CPU configuration, a few minutes."""
     import transformers
+
+    from llm_evolution.speed import speed_results
 
     if threads is not None:
         if threads < 1:
@@ -258,14 +286,21 @@ def run_benchmark(config: GPTConfig = DEFAULT_CONFIG, *, batch_size: int = 12,
     training = bench_training(config, batch_size, rounds=train_rounds)
     generation = bench_generation(config, prompt_length=prompt_length, new_tokens=new_tokens,
                                   rounds=generation_rounds)
+    speed = speed_results(**(speed_options or {}))
     rows = {}
     for name in ("ours", "hf"):
         seconds = training["seconds"][name]
         rows[f"train_{name}"] = row(seconds, training["tokens_per_step"],
                                     training["flops_per_token"], peak)
-    for name in ("cached", "uncached", "hf"):
+    for name in ("cached", "uncached", "hf", "hf_loop"):
         rows[f"generate_{name}"] = row(generation["seconds"][name], new_tokens,
                                        generation["flops_per_token"], peak)
+    speed_config = GPTConfig(**speed["config"])
+    for name in ("plain", "fast"):
+        run = speed["race"][name]
+        tokens = run["steps"] * speed["batch_size"] * speed_config.context_size
+        rows[f"race_{name}"] = row(run["seconds"], tokens, training_flops_per_token(
+            speed_config, speed_config.context_size), peak)
     results = {
         "schema_version": SCHEMA_VERSION,
         "date": datetime.date.today().isoformat(),
@@ -279,6 +314,7 @@ def run_benchmark(config: GPTConfig = DEFAULT_CONFIG, *, batch_size: int = 12,
         "peak": {"matmul_size": peak_size, "gflops": peak},
         "training": training,
         "generation": generation,
+        "speed": speed,
         "rows": rows,
     }
     results["targets"] = check_targets(results)
@@ -298,6 +334,7 @@ def check_targets(results: dict) -> dict:
     rows = results["rows"]
     ratio = rows["train_ours"]["seconds"] / rows["train_hf"]["seconds"]
     speedup = rows["generate_cached"]["tokens_per_second"] / rows["generate_hf"]["tokens_per_second"]
+    race = results["speed"]["race"]
     return {
         "train_time_ratio": {"value": ratio, "limit": TARGETS["train_time_ratio_max"],
                              "met": ratio <= TARGETS["train_time_ratio_max"]},
@@ -305,6 +342,11 @@ def check_targets(results: dict) -> dict:
                       "met": rows["train_ours"]["mfu"] >= TARGETS["train_mfu_min"]},
         "generation_speedup": {"value": speedup, "limit": TARGETS["generation_speedup_min"],
                                "met": speedup >= TARGETS["generation_speedup_min"]},
+        # Same held-out loss (within speed.SAME_LOSS_TOLERANCE) in at most 2/3 of the time.
+        "fast_recipe_time_ratio": {
+            "value": race["time_ratio"], "limit": TARGETS["fast_recipe_time_ratio_max"],
+            "met": (race["time_ratio"] <= TARGETS["fast_recipe_time_ratio_max"]
+                    and race["loss_gap"] <= SAME_LOSS_TOLERANCE)},
     }
 
 
@@ -329,6 +371,11 @@ def format_table(results: dict) -> str:
                  f"{targets['generation_speedup']['value']:.2f}x "
                  f"(target >= {targets['generation_speedup']['limit']:.2f}x): "
                  f"{'met' if targets['generation_speedup']['met'] else 'NOT met'}")
+    race = results["speed"]["race"]
+    lines.append(f"fast recipe / plain run, time: {race['time_ratio']:.2f} (target <= "
+                 f"{targets['fast_recipe_time_ratio']['limit']:.2f}) at a held-out loss "
+                 f"{race['loss_gap']:+.4f} from the plain run's: "
+                 f"{'met' if targets['fast_recipe_time_ratio']['met'] else 'NOT met'}")
     return "\n".join(lines)
 
 
@@ -339,8 +386,8 @@ def load_results(path: Path | str = COMMITTED_RESULTS) -> dict:
     if results.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(f"{path}: schema_version={results.get('schema_version')!r}, expected "
                          f"{SCHEMA_VERSION}; rerun `python -m llm_evolution.bench --out {path}`")
-    for key in ("date", "machine", "config", "peak", "training", "generation", "rows",
-                "targets"):
+    for key in ("date", "machine", "config", "peak", "training", "generation", "speed",
+                "rows", "targets"):
         if key not in results:
             raise ValueError(f"{path} has no {key!r}; rerun the benchmark")
     for key, _ in ROWS:
@@ -372,6 +419,10 @@ def main(argv: list[str] | None = None) -> int:
                             generation_rounds=args.generation_rounds,
                             new_tokens=args.new_tokens, note=args.note)
     print(format_table(results))
+    from llm_evolution.speed import format_race, format_tricks
+
+    print(format_tricks(results["speed"]))
+    print(format_race(results["speed"]))
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0

@@ -20,6 +20,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -28,6 +29,7 @@ from torch import nn
 from torch.distributed.fsdp import fully_shard
 from torch.nn.parallel import DistributedDataParallel
 
+from llm_evolution.measurements import measured
 from llm_evolution.models.gpt import GPT, GPTConfig
 from llm_evolution.training import Batch, make_optimizer, train_step
 
@@ -144,26 +146,34 @@ def free_port() -> int:
 
 
 # --8<-- [start:launch]
-def torchrun(out: Path, *, nproc_per_node: int = 2, nnodes: int = 1, steps: int = STEPS,
-             sharding: str = "ddp") -> list[list[str]]:
-    """Run the script under torchrun and return the command line of each launcher. One node:
-    one launcher starts ``nproc_per_node`` processes. Several nodes: one launcher per node,
-    all meeting at one rendezvous endpoint (here 127.0.0.1; on a cluster, the first node's
-    address), as a cluster's job script starts them."""
-    launcher = [sys.executable, "-m", "torch.distributed.run"]
+def launch_commands(out: Path, *, nproc_per_node: int = 2, nnodes: int = 1,
+                    steps: int = STEPS, sharding: str = "ddp", port: int = 29400,
+                    launcher: tuple[str, ...] = ("torchrun",)) -> list[list[str]]:
+    """The command line of each launcher. One node: one launcher starts ``nproc_per_node``
+    processes. Several nodes: one launcher per node, all meeting at one rendezvous endpoint
+    (here 127.0.0.1; on a cluster, the first node's address), as a cluster's job script
+    starts them."""
     script = ["-m", "llm_evolution.distributed", "--out", str(out), "--steps", str(steps),
               "--sharding", sharding]
     if nnodes == 1:
-        commands = [[*launcher, "--standalone", f"--nproc_per_node={nproc_per_node}", *script]]
-    else:
-        endpoint = f"127.0.0.1:{free_port()}"
-        # Node 0 hosts the rendezvous store (on one machine every node would think it is
-        # the endpoint's host: is_host says which one is).
-        commands = [[*launcher, f"--nnodes={nnodes}", f"--node_rank={node}",
-                     f"--nproc_per_node={nproc_per_node}", "--rdzv-backend=c10d",
-                     f"--rdzv-endpoint={endpoint}", "--rdzv-id=chapter9",
-                     f"--rdzv-conf=is_host={int(node == 0)}", *script]
-                    for node in range(nnodes)]
+        return [[*launcher, "--standalone", f"--nproc_per_node={nproc_per_node}", *script]]
+    # Node 0 hosts the rendezvous store (on one machine every node would think it is the
+    # endpoint's host: is_host says which one is).
+    return [[*launcher, f"--nnodes={nnodes}", f"--node_rank={node}",
+             f"--nproc_per_node={nproc_per_node}", "--rdzv-backend=c10d",
+             f"--rdzv-endpoint=127.0.0.1:{port}", "--rdzv-id=chapter9",
+             f"--rdzv-conf=is_host={int(node == 0)}", *script]
+            for node in range(nnodes)]
+# --8<-- [end:launch]
+
+
+def torchrun(out: Path, *, nproc_per_node: int = 2, nnodes: int = 1, steps: int = STEPS,
+             sharding: str = "ddp") -> list[list[str]]:
+    """Run the script under torchrun (``python -m torch.distributed.run``, the same program)
+    on a free port, wait for every launcher, and return their command lines."""
+    commands = launch_commands(out, nproc_per_node=nproc_per_node, nnodes=nnodes,
+                               steps=steps, sharding=sharding, port=free_port(),
+                               launcher=(sys.executable, "-m", "torch.distributed.run"))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     launched = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT, text=True) for command in commands]
@@ -172,7 +182,6 @@ def torchrun(out: Path, *, nproc_per_node: int = 2, nnodes: int = 1, steps: int 
         if process.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} failed ({process.returncode}):\n{output}")
     return commands
-# --8<-- [end:launch]
 
 
 def compare(saved: Path, steps: int = STEPS) -> tuple[int, float]:
@@ -197,3 +206,23 @@ def memory_per_rank(saved: Path) -> dict[str, int]:
 
 if __name__ == "__main__":
     main()
+
+
+# --8<-- [start:chapter_runs]
+@measured  # four launches of a few seconds each: once per machine, then read back
+def chapter_runs() -> dict[str, dict]:
+    """What chapter 9 prints: DDP on one node (2 processes), the same on two nodes of one
+    process each, and FSDP; for each, the world size, the largest weight difference from one
+    process on the same global batches, and the bytes one rank held."""
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for name, options in (("DDP, 1 node x 2 processes", {}),
+                              ("DDP, 2 nodes x 1 process", {"nproc_per_node": 1, "nnodes": 2}),
+                              ("FSDP, 1 node x 2 processes", {"sharding": "fsdp"})):
+            out = Path(folder) / "weights.pt"
+            torchrun(out, **options)
+            world_size, difference = compare(out)
+            results[name] = {"world_size": world_size, "max_difference": difference,
+                             **memory_per_rank(out)}
+    return results
+# --8<-- [end:chapter_runs]

@@ -104,3 +104,41 @@ def training_flops(model: PublishedModel) -> float | None:
     if model.tokens is None:
         return None
     return six_n_d(model.parameters, model.tokens)
+
+
+# --8<-- [start:training_setups]
+class TrainingSetup(NamedTuple):
+    """How one model's training was split over its accelerators (chapter 9), as its paper
+    says: the degree of each kind of parallelism, 1 where it uses none, "used" where the
+    paper names it without a degree and "?" where it does not say."""
+    name: str
+    accelerators: str
+    tensor: int | str  # ways each weight matrix is split (Megatron's "model parallel")
+    pipeline: int | str  # stages the layers are cut into
+    data: int | str  # copies (or, sharded, slices) of the model reading different data
+    utilisation: str  # how well the chips were used, in the source's own measure
+    source: str
+    note: str
+
+
+TRAINING_SETUPS = [
+    TrainingSetup(
+        "Megatron-LM 8.3B", "512 V100 GPUs (32 servers of 16)", 8, 1, 64,
+        "15.1 PFLOP/s, 76% of linear scaling from one GPU's 39 TFLOP/s",
+        "Shoeybi et al., 2019, arXiv:1909.08053",
+        "abstract and section 5; 8-way model parallel inside a server, 64-way data parallel "
+        "across; section 5.1 gives 74% for the same 512 GPUs in its weak-scaling plot"),
+    TrainingSetup(
+        "GPT-3 175B", "V100 GPUs (count not stated)", "used", "used", "?",
+        "21.3% model FLOPs utilisation, as PaLM's authors computed it",
+        "Brown et al., 2020, arXiv:2005.14165",
+        "section 2.3: 'a mixture of model parallelism within each matrix multiply and model "
+        "parallelism across the layers'; the utilisation is Chowdhery et al. (2022), Table 3"),
+    TrainingSetup(
+        "PaLM 540B", "6,144 TPU v4 chips (2 pods of 3,072)", 12, 1, 2 * 256,
+        "46.2% model FLOPs utilisation",
+        "Chowdhery et al., 2022, arXiv:2204.02311",
+        "section 4: in each pod 12-way model parallel and 256-way fully sharded data "
+        "parallel, 2-way data parallel across the pods (Pathways), no pipeline; Table 3"),
+]
+# --8<-- [end:training_setups]
