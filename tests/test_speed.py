@@ -40,7 +40,7 @@ def plain():
     return after_steps("float32")
 
 
-@pytest.mark.parametrize("trick", ["adamw_foreach", "checkpointing", "accumulation_4",
+@pytest.mark.parametrize("trick", ["adamw_default", "checkpointing", "accumulation_4",
                                    "compile"])
 def test_each_trick_takes_the_plain_steps(plain, trick):
     """Same losses and weights as the plain step (float rounding apart): a trick changes how
@@ -73,7 +73,7 @@ def test_activation_memory_of_each_trick():
     sizes = {trick: speed.activation_bytes(trick, GPT(CONFIG).train(), batch())
              for trick in speed.TRICKS}
     assert sizes["compile"] is None
-    assert sizes["adamw_foreach"] == sizes["float32"]  # the optimizer keeps no activations
+    assert sizes["adamw_default"] == sizes["float32"]  # the optimizer keeps no activations
     assert sizes["checkpointing"] < sizes["float32"] / 2
     assert sizes["accumulation_4"] == pytest.approx(sizes["float32"] / 4, rel=0.05)
     assert sizes["bf16_autocast"] < sizes["float32"]

@@ -124,7 +124,8 @@ class TrainingSetup(NamedTuple):
 TRAINING_SETUPS = [
     TrainingSetup(
         "Megatron-LM 8.3B", "512 V100 GPUs (32 servers of 16)", 8, 1, 64,
-        "15.1 PFLOP/s, 76% of linear scaling from one GPU's 39 TFLOP/s",
+        "15.1 PFLOP/s, 76% of linear scaling from one GPU's 39 TFLOP/s (74% in section 5.1's "
+        "weak-scaling plot)",
         "Shoeybi et al., 2019, arXiv:1909.08053",
         "abstract and section 5; 8-way model parallel inside a server, 64-way data parallel "
         "across; section 5.1 gives 74% for the same 512 GPUs in its weak-scaling plot"),

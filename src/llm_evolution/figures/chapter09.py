@@ -1,9 +1,9 @@
 """Figures of chapter 9 (efficient and distributed training). Its concept diagrams: four ways
 to spread the training of one model over two devices (data parallel, fully sharded, tensor
-parallel, pipeline parallel), GPipe's schedule with its bubble, and one data-parallel step as
-the chapter's code takes it (:mod:`llm_evolution.distributed`). Its plots draw the committed
-benchmark run (``docs/reference/bench.json``, :mod:`llm_evolution.speed`), never measured
-again at build time."""
+parallel, pipeline parallel), GPipe's schedule with its bubble, one data-parallel step as
+the chapter's code takes it (:mod:`llm_evolution.distributed`), and Megatron-LM's split of an
+MLP over two GPUs. Its plots draw the committed benchmark run (``docs/reference/bench.json``,
+:mod:`llm_evolution.speed`), never measured again at build time."""
 
 from __future__ import annotations
 
@@ -350,4 +350,128 @@ def speed_race() -> plt.Figure:
     ax.set_xlim(0, max(seconds) * 1.3)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------- Megatron-LM's MLP
+
+_RANK_ROLES = ("value", "output")  # rank 0's pieces, rank 1's pieces
+
+
+def _split_matrix(ax, left: float, bottom: float, width: float, height: float,
+                  labels: tuple[str, str], rank: int, *, by: str) -> None:
+    """A weight matrix cut in two, ``by="columns"`` (left and right halves) or ``"rows"`` (top
+    and bottom): the half ``rank`` keeps filled in its rank's colour, the other half a dashed
+    outline with a faint label, where the other rank keeps it."""
+    from matplotlib.colors import to_rgba
+    from matplotlib.patches import Rectangle
+
+    from llm_evolution.figures import diagrams as d
+
+    if by == "columns":
+        halves = [(left, bottom, width / 2, height),
+                  (left + width / 2, bottom, width / 2, height)]
+    else:
+        halves = [(left, bottom + height / 2, width, height / 2),
+                  (left, bottom, width, height / 2)]
+    for half, ((x, y, w, h), label) in enumerate(zip(halves, labels)):
+        centre = (x + w / 2, y + h / 2)
+        if half == rank:
+            edge = d.colour(_RANK_ROLES[half])
+            ax.add_patch(Rectangle((x, y), w, h, linewidth=1.4, edgecolor=edge,
+                                   facecolor=to_rgba(edge, 0.35), zorder=2))
+            ax.text(*centre, label, ha="center", va="center", fontsize=FONT + 1)
+        else:
+            ax.add_patch(Rectangle((x, y), w, h, linewidth=1.0, linestyle=(0, (3, 2)),
+                                   edgecolor=d.ink(), facecolor="none", alpha=0.6))
+            ax.text(*centre, label, ha="center", va="center", fontsize=FONT, alpha=0.55)
+
+
+def _matrix(ax, x: float, y: float, width: float, height: float, label: str,
+            role: str) -> None:
+    """A whole matrix of activations centred at (x, y), square-cornered, tinted ``role``."""
+    from matplotlib.colors import to_rgba
+    from matplotlib.patches import Rectangle
+
+    from llm_evolution.figures import diagrams as d
+
+    edge = d.colour(role)
+    ax.add_patch(Rectangle((x - width / 2, y - height / 2), width, height, linewidth=1.4,
+                           edgecolor=edge, facecolor=to_rgba(edge, 0.3), zorder=2))
+    ax.text(x, y, label, ha="center", va="center", fontsize=FONT if "(" in label
+            else FONT + 1)
+
+
+@diagram(
+    "tensor-parallel",
+    alt="Megatron-LM's tensor-parallel MLP, Y = GELU(X A) B, split over two GPUs, drawn as one "
+    "row per rank, rank 0 above rank 1, with the matrices as rectangles. Both ranks start from "
+    "the same input X. The first weight matrix A, drawn wide, is cut by columns into a left "
+    "half A1, kept by rank 0, and a right half A2, kept by rank 1; on each row the rank's own "
+    "half is filled in its colour and the other half is a dashed outline. Each rank multiplies "
+    "X by its half and applies GELU alone, with no communication, getting GELU(X A1) on rank 0 "
+    "and GELU(X A2) on rank 1. The second weight matrix B, drawn tall, is cut by rows into a top "
+    "half B1, kept by rank 0, and a bottom half B2, kept by rank 1. Each rank multiplies its "
+    "GELU output by its half of B and gets a partial output of full size: Y1 = GELU(X A1) B1 "
+    "on rank 0, Y2 = GELU(X A2) B2 on rank 1. A two-way arrow between the ranks, labelled "
+    "all-reduce, sums them, so both ranks end with Y = Y1 + Y2: the only communication of the "
+    "MLP's forward pass, and the backward pass needs one all-reduce as well. A caption adds "
+    "that attention is split the same way, by heads, so a Transformer block needs two "
+    "all-reduces in the forward pass and two in the backward pass.",
+)
+def tensor_parallel() -> plt.Figure:
+    from llm_evolution.figures import diagrams as d
+
+    side = 0.8  # the model's width d: X, each B and each Y is side wide
+    a_w, b_h = 2.8, 2.2  # A is d x 4d (wide), B is 4d x d (tall), drawn shorter than to scale
+    row_h, gap, y_w = b_h + 0.4, 0.95, 1.75  # a rank's frame, the space between, Y's width
+    ys = [0.85 + gap + row_h * 1.5, 0.85 + row_h / 2]  # rank 0 above rank 1
+    x_x, a_left = 0.95, 1.9
+    h_x = a_left + a_w + 1.75
+    b_left = h_x + a_w / 4 + 0.65
+    yi_x = b_left + side + 1.05
+    y_x = yi_x + 2.4
+    width, height = y_x + y_w / 2 + 0.5, ys[0] + row_h / 2 + 1.65
+    fig, ax = d.canvas(width, height)
+    ax.text(width / 2, height - 0.1, "a Transformer MLP, Y = GELU(X A) B, split over two GPUs "
+            "(Megatron-LM)", ha="center", va="top", fontsize=FONT + 1)
+    # What each column is, above rank 0's frame.
+    head_y = ys[0] + row_h / 2 + 0.55
+    for x, text in [(x_x, "input X,\nsame on both"), (a_left + a_w / 2, "A split by columns"),
+                    (h_x, "GELU on each rank,\nno communication"),
+                    (b_left + side / 2, "B split\nby rows"),
+                    (yi_x, "partial\noutput"), (y_x, "full output\non both ranks")]:
+        ax.text(x, head_y, text, ha="center", va="bottom", fontsize=FONT, linespacing=1.2)
+    for rank, y in enumerate(ys):
+        role = _RANK_ROLES[rank]
+        i = rank + 1
+        d.frame(ax, 0.15, y - row_h / 2, width - 0.3, row_h, f"rank {rank} (GPU {rank})",
+                fontsize=FONT)
+        _matrix(ax, x_x, y, side, side, "X", "token")
+        ax.text((x_x + side / 2 + a_left) / 2, y, "×", ha="center", va="center",
+                fontsize=FONT + 4)
+        _split_matrix(ax, a_left, y - side / 2, a_w, side, ("A1", "A2"), rank, by="columns")
+        d.arrow(ax, (a_left + a_w + 0.15, y), (h_x - a_w / 4 - 0.15, y))
+        ax.text((a_left + a_w + h_x - a_w / 4) / 2, y + 0.12, "GELU", ha="center",
+                va="bottom", fontsize=FONT - 1, style="italic")
+        _matrix(ax, h_x, y, a_w / 2, side, f"GELU(X A{i})", role)
+        ax.text((h_x + a_w / 4 + b_left) / 2, y, "×", ha="center", va="center",
+                fontsize=FONT + 4)
+        _split_matrix(ax, b_left, y - b_h / 2, side, b_h, ("B1", "B2"), rank, by="rows")
+        ax.text((b_left + side + yi_x - side / 2) / 2, y, "=", ha="center", va="center",
+                fontsize=FONT + 4)
+        _matrix(ax, yi_x, y, side, side, f"Y{i}", role)
+        d.arrow(ax, (yi_x + side / 2 + 0.15, y), (y_x - y_w / 2 - 0.1, y))
+        _matrix(ax, y_x, y, y_w, side, "Y = Y1 + Y2", "token")
+    # The all-reduce: between the two ranks' partial outputs, beside the arrows into Y.
+    ar_x = (yi_x + side / 2 + y_x - y_w / 2) / 2
+    top, bottom = ys[0] - 0.12, ys[1] + 0.12  # from one rank's arrow into Y to the other's
+    d.arrow(ax, (ar_x - 0.09, top), (ar_x - 0.09, bottom), "query", width=1.6)
+    d.arrow(ax, (ar_x + 0.09, bottom), (ar_x + 0.09, top), "query", width=1.6)
+    ax.text(ar_x - 0.3, (ys[0] + ys[1]) / 2, "all-reduce sums Y1 + Y2: the only "
+            "communication of the forward pass\n(the backward pass needs one all-reduce too)",
+            ha="right", va="center", fontsize=FONT, linespacing=1.3, color=d.colour("query"))
+    ax.text(width / 2, 0.35, "attention is split the same way, by heads: two all-reduces per "
+            "block forward, two backward", ha="center", va="center", fontsize=FONT,
+            style="italic")
     return fig
