@@ -195,8 +195,9 @@ print(f"same 50 sampled tokens with and without the cache: "
       f"{torch.equal(with_cache, without_cache)}")
 
 positions_read = []  # one entry per forward pass: how many positions it read
-hook = model.register_forward_pre_hook(lambda module, args: positions_read.append(
-    args[0].size(1)))
+# the token embedding reads every position a forward pass is given, cached or not
+hook = model.token_embedding.register_forward_pre_hook(
+    lambda module, args: positions_read.append(args[0].size(1)))
 for cache in (False, True):
     positions_read.clear()
     generate(model, prompt_ids, 50, greedy=True, use_cache=cache)
@@ -224,8 +225,8 @@ for n, (without, with_cache) in kv_cache_seconds().items():
 context = gpt_bpe.model.config.context_size
 prompt_ids = torch.tensor([bpe.tokenizer.encode("ROMEO.\n")])
 positions_read = []  # one entry per forward pass: how many positions it read
-hook = gpt_bpe.model.register_forward_pre_hook(lambda module, args: positions_read.append(
-    args[0].size(1)))
+hook = gpt_bpe.model.token_embedding.register_forward_pre_hook(
+    lambda module, args: positions_read.append(args[0].size(1)))
 out = generate(gpt_bpe.model, prompt_ids, 3 * context, top_p=0.9,
                generator=torch.Generator().manual_seed(0))
 hook.remove()
