@@ -16,6 +16,7 @@ and :func:`compare` says how far its weights are from one process's.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import subprocess
@@ -29,6 +30,7 @@ from torch import nn
 from torch.distributed.fsdp import fully_shard
 from torch.nn.parallel import DistributedDataParallel
 
+from llm_evolution import numerics
 from llm_evolution.measurements import measured
 from llm_evolution.models.gpt import GPT, GPTConfig
 from llm_evolution.training import Batch, make_optimizer, train_step
@@ -122,7 +124,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sharding", choices=("ddp", "fsdp"), default="ddp")
     args = parser.parse_args(argv)
     dist.init_process_group("gloo")  # rank, world size and address come from torchrun
+    # Launched from a process on the reference path (the tests, the page), each rank computes
+    # on it too: the variables are inherited; oneDNN off and one thread are set here.
+    settings = (numerics.reference_settings() if numerics.on_reference_path()
+                else contextlib.nullcontext())
     try:
+        settings.__enter__()
         train = train_data_parallel if args.sharding == "ddp" else train_fully_sharded
         model, optimizer = train(fresh_model(), global_batches(args.steps))
         parameter_bytes = local_bytes(model.parameters())
@@ -135,6 +142,7 @@ def main(argv: list[str] | None = None) -> None:
                         "parameter_bytes": parameter_bytes,
                         "optimizer_state_bytes": optimizer_state}, args.out)
     finally:
+        settings.__exit__(None, None, None)
         dist.destroy_process_group()
 
 
