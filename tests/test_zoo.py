@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 from llm_evolution import cache as cachelib  # "cache" is the fixture below
-from llm_evolution import training, zoo
+from llm_evolution import budget, training, zoo
 from llm_evolution.models.bigram import NeuralBigram
 from llm_evolution.training import History, random_windows, train
 
@@ -110,7 +110,10 @@ def test_cache_file_is_safetensors_with_the_state_dict(cache):
     for name, tensor in tensors.items():
         assert torch.equal(tensor, state[name])
     meta = json.loads(stem.with_suffix(".json").read_text())
+    probes = meta.pop("probe_seconds")  # the machine's speed around training (the budget's)
+    assert len(probes) == 2 and all(seconds > 0 for seconds in probes)
     assert meta == {**trained.history.to_dict(), "recipe": NAME, "module": __name__,
+                    "probe_id": budget.PROBE_ID,
                     "sha256": cachelib.sha256_file(stem.with_suffix(".safetensors"))}
 
 

@@ -45,7 +45,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 from torch import nn
 
-from llm_evolution import cache, numerics
+from llm_evolution import budget, cache, numerics
 from llm_evolution.paths import cache_dir
 from llm_evolution.training import History
 
@@ -242,11 +242,16 @@ def _train(recipe: Recipe, entry: Path) -> None:
     if numerics.unsupported_reason() is None and not numerics.on_reference_path():
         _train_in_subprocess(recipe, entry)  # this process computes natively: train elsewhere
         return
+    # The machine's speed around the training, for the budget (llm_evolution.budget). The
+    # probe leaves torch's random state as it was, and the seed is set after it anyway.
+    probes = [_probe()]
     torch.manual_seed(recipe.seed)
     model = recipe.build(recipe.config)
     history = _fit_reproducibly(recipe, model)
+    probes.append(_probe())
     _store(model, history, *_files(entry),
-           meta={"recipe": recipe.name, "module": _module_name(recipe.build)})
+           meta={"recipe": recipe.name, "module": _module_name(recipe.build),
+                 "probe_seconds": probes, "probe_id": budget.PROBE_ID})
 
 
 def _store(model: nn.Module, history: History, weights_path: Path, history_path: Path,
@@ -280,6 +285,12 @@ def _fit_reproducibly(recipe: Recipe, model: nn.Module) -> History:
                       f"({reason}): its printed results may differ from the pages", stacklevel=3)
     with numerics.reference_settings():  # oneDNN off, a fixed number of threads
         return recipe.fit(model, recipe.config, recipe.seed)
+
+
+def _probe() -> float:
+    """:func:`llm_evolution.budget.probe_seconds` at the threads training runs at."""
+    with numerics.reference_settings():
+        return round(budget.probe_seconds(), 4)
 
 
 # A parent that trains in a child names, in this variable, the module that registers the
@@ -478,7 +489,8 @@ def _size(nbytes: float) -> str:
 
 
 def _report() -> None:
-    """Print every cached model: recipe, key, chapter, training seconds, size; with totals."""
+    """Print every cached model: recipe, key, chapter, training seconds (as recorded, and as
+    the budget counts them: :func:`llm_evolution.budget.reference_seconds`), size; totals."""
     current = {_entry(recipe).name: recipe for recipe in RECIPES.values()}
     rows = []
     for name, files in sorted(_cached_entries().items()):
@@ -490,30 +502,37 @@ def _report() -> None:
         chapter = (recipe.chapter() if recipe is not None
                    else str(meta.get("module", "?")).rpartition(".")[2])
         rows.append((chapter, recipe_name, name.rpartition("-")[2], float(meta.get("seconds", 0.0)),
+                     budget.reference_seconds({"seconds": 0.0, **meta}),
                      sum(path.stat().st_size for path in files),
                      "current" if recipe is not None else "unused"))
     print(f"model cache: {cache_dir('zoo')}")
     if not rows:
         print("no cached models")
         return
-    header = f"{'recipe':32} {'key':16}  {'chapter':10} {'seconds':>9} {'size':>9}  status"
+    header = (f"{'recipe':32} {'key':16}  {'chapter':10} {'seconds':>9} {'ref. s':>9} "
+              f"{'size':>9}  status")
     print(header)
     print("-" * len(header))
-    by_chapter: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0])
-    for chapter, recipe_name, key, seconds, size, status in sorted(rows):
-        print(f"{recipe_name:32} {key:16}  {chapter:10} {seconds:9.1f} {_size(size):>9}  {status}")
+    by_chapter: dict[str, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0])
+    for chapter, recipe_name, key, seconds, reference, size, status in sorted(rows):
+        print(f"{recipe_name:32} {key:16}  {chapter:10} {seconds:9.1f} {reference:9.1f} "
+              f"{_size(size):>9}  {status}")
         totals = by_chapter[chapter]
         totals[0] += 1
         totals[1] += seconds
-        totals[2] += size
+        totals[2] += reference
+        totals[3] += size
     print("-" * len(header))
-    for chapter, (count, seconds, size) in sorted(by_chapter.items()):
-        print(f"{chapter + ':':10} {count:3d} models {seconds:9.1f} s {_size(size):>9}")
+    for chapter, (count, seconds, reference, size) in sorted(by_chapter.items()):
+        print(f"{chapter + ':':10} {count:3d} models {seconds:9.1f} s {reference:9.1f} s "
+              f"{_size(size):>9}")
     count = len(rows)
     seconds = sum(row[3] for row in rows)
-    size = sum(row[4] for row in rows)
-    print(f"{'total:':10} {count:3d} models {seconds:9.1f} s {_size(size):>9}  "
-          f"({seconds / 60:.1f} min of training)")
+    reference = sum(row[4] for row in rows)
+    size = sum(row[5] for row in rows)
+    print(f"{'total:':10} {count:3d} models {seconds:9.1f} s {reference:9.1f} s {_size(size):>9}  "
+          f"({seconds / 60:.1f} min of training here, {reference / 60:.1f} on the budget's "
+          f"reference machine)")
 
 
 def _prune(dry_run: bool) -> None:
