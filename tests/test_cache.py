@@ -168,13 +168,17 @@ def _closure_of(recipe):
 def test_recipes_reaching_the_tokenizers_are_the_ones_that_tokenize_text():
     """tokenizers.py was missing from the old keys of gpt-bpe and bert-*. It is reached by the
     three that use BPE, and also by neural-bigram, gpt-char and chapter 8's sweep of character
-    GPTs, through data.text's CharTokenizer; not by the translation and in-context recipes."""
+    GPTs, through data.text's CharTokenizer, and chapter 10's six, which tune and continue
+    gpt-bpe; not by the translation and in-context recipes."""
     tokenizers = PACKAGE_DIR / "tokenizers.py"
     recipes = _recipes()
     reaching = {name for name, recipe in recipes.items() if tokenizers in _closure_of(recipe)}
     sweep = {name for name in recipes if name.startswith("sweep-")}
     assert len(sweep) == 20
-    assert reaching == {"gpt-bpe", "bert-mlm", "bert-genre", "neural-bigram", "gpt-char", *sweep}
+    chapter_ten = {name for name, recipe in recipes.items() if recipe.chapter() == "chapter10"}
+    assert len(chapter_ten) == 6
+    assert reaching == {"gpt-bpe", "bert-mlm", "bert-genre", "neural-bigram", "gpt-char", *sweep,
+                        *chapter_ten}
 
 
 def test_recipe_closures_hold_their_experiment_code_and_not_the_cache():

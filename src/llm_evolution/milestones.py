@@ -56,6 +56,9 @@ MILESTONES: list[Milestone] = [
     Milestone(date(2020, 5, 28), "GPT-3",
               "Brown et al., Language Models are Few-Shot Learners", "arXiv:2005.14165",
               "scaling", family="decoder-only"),
+    Milestone(date(2021, 6, 17), "LoRA",
+              "Hu et al., LoRA: Low-Rank Adaptation of Large Language Models", "arXiv:2106.09685",
+              "generalisation"),
     # FLAN instruction-tunes LaMDA-PT, a dense left-to-right decoder-only Transformer.
     Milestone(date(2021, 9, 3), "FLAN",
               "Wei et al., Finetuned Language Models Are Zero-Shot Learners", "arXiv:2109.01652",

@@ -12,3 +12,4 @@ from llm_evolution.recipes import chapter06  # noqa: F401
 from llm_evolution.recipes import chapter05  # noqa: F401
 from llm_evolution.recipes import chapter07  # noqa: F401
 from llm_evolution.recipes import chapter08  # noqa: F401
+from llm_evolution.recipes import chapter10  # noqa: F401
