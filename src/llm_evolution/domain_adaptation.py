@@ -78,6 +78,7 @@ def replay_windows(new_ids: torch.Tensor, old_ids: torch.Tensor, block_size: int
 
 
 def held_out_bits(model: GPT) -> dict[str, float]:
-    """Bits per character of each domain's whole held-out text under ``model``."""
+    """Bits per character of each domain's held-out text (its first ``HELD_OUT_CHARACTERS``)
+    under ``model``."""
     return {name: bits_per_character(model, domain.val_ids, domain.val_characters)
             for name, domain in domains().items()}

@@ -49,7 +49,7 @@ class Example:
         """What the assistant says: the response."""
         return f" {self.response}"
     # Input and reply start with a space: a byte-pair token includes the space before its
-    # word (chapter 4), so " grace" is one token where "grace" is two. With the space, a word
+    # word (chapter 4), so " heart" is one token where "heart" is two. With the space, a word
     # is the same tokens in the input and in the reply, and copying it is copying tokens.
 # --8<-- [end:example]
 

@@ -76,8 +76,8 @@ def instruct_recipe(name: str, clusters: tuple[str, ...], **extra) -> Recipe:
 
 INSTRUCT = instruct_recipe("instruct-gpt", CLUSTER_SWEEP[3])
 INSTRUCT_LORA = instruct_recipe("instruct-lora", CLUSTER_SWEEP[3], lora_rank=8, lora_alpha=16)
-# --8<-- [end:instruct_recipes]
 SWEEP = [instruct_recipe(f"instruct-{k}-clusters", CLUSTER_SWEEP[k]) for k in (1, 2)]
+# --8<-- [end:instruct_recipes]
 for recipe in (INSTRUCT, INSTRUCT_LORA, *SWEEP):
     register(recipe)
 
