@@ -71,10 +71,13 @@ def _generalization_table(model_keys: tuple[str, ...]) -> dict[str, dict[str, fl
 
 
 def format_table(table: dict[str, dict[str, float]]) -> str:
-    """The generalization table as text, in percent."""
-    lines = [f"{'model':17}" + "".join(f"{c.split(' (')[0]:>17}" for c in COLUMNS)]
-    for name, row in table.items():
-        lines.append(f"{name:17}" + "".join(f"{100 * row[c]:16.1f}%" for c in COLUMNS))
+    """The generalization table as text, in percent, each column as wide as its name."""
+    names = [column.split(" (")[0] for column in COLUMNS]
+    width = max(map(len, table)) + 1
+    lines = [f"{'model':{width}}" + "".join(f"{name:>{len(name) + 2}}" for name in names)]
+    for model, row in table.items():
+        lines.append(f"{model:{width}}" + "".join(
+            f"{100 * row[column]:{len(name) + 1}.1f}%" for column, name in zip(COLUMNS, names)))
     return "\n".join(lines)
 
 

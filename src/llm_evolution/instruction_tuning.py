@@ -81,8 +81,8 @@ def encode_examples(examples: list[Example], tokenizer: ChatTokenizer, context_s
 class ResponseLoss(nn.Module):
     """A GPT trained on responses only: ``(inputs, targets, trained) -> (logits, loss)``, the
     loss the mean cross-entropy of the ``trained`` targets. The output head, a product with
-    the whole vocabulary, runs at those positions only (a fifth of them here), not at
-    every position as :meth:`GPT.forward` does."""
+    the whole vocabulary, runs at those positions only, not at every position as
+    :meth:`GPT.forward` does."""
 
     def __init__(self, model: GPT):
         super().__init__()
@@ -100,8 +100,7 @@ def example_batches(encoded: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
                     batch_size: int) -> BatchFn:
     """Batches of ``batch_size`` examples of about the same length, cut to the longest of
     them: the rows are sorted by length and a batch is ``batch_size`` neighbours from a
-    random start. Short examples then do not carry the padding of long ones (the model reads
-    a third fewer tokens here than with random rows)."""
+    random start. Short examples then do not carry the padding of long ones."""
     inputs, targets, trained = encoded
     n = len(inputs)
     if not 1 <= batch_size <= n:
