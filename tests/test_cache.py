@@ -169,7 +169,8 @@ def test_recipes_reaching_the_tokenizers_are_the_ones_that_tokenize_text():
     """tokenizers.py was missing from the old keys of gpt-bpe and bert-*. It is reached by the
     three that use BPE, and also by neural-bigram, gpt-char and chapter 8's sweep of character
     GPTs, through data.text's CharTokenizer, and chapter 10's six, which tune and continue
-    gpt-bpe; not by the translation and in-context recipes."""
+    gpt-bpe, and chapter 11's five, which tune chapter 10's model; not by the translation and
+    in-context recipes."""
     tokenizers = PACKAGE_DIR / "tokenizers.py"
     recipes = _recipes()
     reaching = {name for name, recipe in recipes.items() if tokenizers in _closure_of(recipe)}
@@ -177,8 +178,11 @@ def test_recipes_reaching_the_tokenizers_are_the_ones_that_tokenize_text():
     assert len(sweep) == 20
     chapter_ten = {name for name, recipe in recipes.items() if recipe.chapter() == "chapter10"}
     assert len(chapter_ten) == 6
+    chapter_eleven = {name for name, recipe in recipes.items()
+                      if recipe.chapter() == "chapter11"}
+    assert len(chapter_eleven) == 5
     assert reaching == {"gpt-bpe", "bert-mlm", "bert-genre", "neural-bigram", "gpt-char", *sweep,
-                        *chapter_ten}
+                        *chapter_ten, *chapter_eleven}
 
 
 def test_recipe_closures_hold_their_experiment_code_and_not_the_cache():

@@ -169,6 +169,11 @@ def unprinted_numbers(prose: str, printed: str) -> list[str]:
     """The decimal numbers and percentages of ``prose`` that ``printed`` does not show, each
     compared as a whole number (see :func:`_whole` and :func:`percent_is_printed`)."""
     prose = re.sub(r"(arXiv:|abs/)\d{4}\.\d{4,5}", "", prose)  # paper ids, not measurements
+    # Numbered parts of a paper ("section 3.4", "sections 3.4 and 4.1") and model names
+    # ("GPT-3.5") are not measurements either.
+    prose = re.sub(r"\b(?:[Ss]ections?|[Ff]igures?|[Tt]ables?|[Ee]quations?) \d+(?:\.\d+)+"
+                   r"(?:(?:,| and) \d+(?:\.\d+)+)*", "", prose)
+    prose = re.sub(r"\bGPT-\d+(?:\.\d+)?", "", prose)
     missing = {n for n in PROSE_DECIMAL.findall(prose) if not re.search(_whole(n), printed)}
     missing |= {f"{n}%" for n in PROSE_PERCENT.findall(prose)
                 if not percent_is_printed(n, printed)}
@@ -223,6 +228,8 @@ def test_prose_numbers_found_in_the_output(prose, printed):
     ("it gets 42% right", "accuracy 0.4251", ["42%"]),  # rounds to 43%
     ("it gets 4.2% right", "accuracy 42%", ["4.2%"]),
     ("the step takes 12.3 ms", mask_timings("step: 12.3 ms"), ["12.3"]),
+    ("as in section 3.4 and Figure 2.1, for GPT-3.5: 0.77", "0.70", ["0.77"]),
+    ("sections 3.4 and 4.1 agree", "", []),
 ])
 def test_prose_numbers_missing_from_the_output(prose, printed, missing):
     assert unprinted_numbers(prose, printed) == missing

@@ -56,6 +56,11 @@ MILESTONES: list[Milestone] = [
     Milestone(date(2020, 5, 28), "GPT-3",
               "Brown et al., Language Models are Few-Shot Learners", "arXiv:2005.14165",
               "scaling", family="decoder-only"),
+    # A reward model and PPO with a KL penalty on a pretrained GPT: InstructGPT's recipe on
+    # one task, summaries, a year and a half before InstructGPT.
+    Milestone(date(2020, 9, 2), "RLHF summaries",
+              "Stiennon et al., Learning to summarize from human feedback", "arXiv:2009.01325",
+              "alignment", family="decoder-only"),
     Milestone(date(2021, 6, 17), "LoRA",
               "Hu et al., LoRA: Low-Rank Adaptation of Large Language Models", "arXiv:2106.09685",
               "generalisation"),

@@ -22,7 +22,8 @@ def _year_fraction(day: date) -> float:
 @figure(
     "timeline",
     alt="Timeline from 2017 to 2022: Transformer (June 2017), ELMo and GPT (2018), BERT "
-    "(October 2018), GPT-2 (February 2019), T5 (October 2019), scaling laws and GPT-3 (2020), "
+    "(October 2018), GPT-2 (February 2019), T5 (October 2019), scaling laws, GPT-3 and RLHF "
+    "summaries (2020), "
     "LoRA, FLAN and Gopher (2021), InstructGPT and Chinchilla (March 2022), PaLM (April 2022), "
     "ChatGPT (November 2022), "
     "coloured by theme: architecture, pretraining, scaling, generalisation, alignment.",
