@@ -142,7 +142,7 @@ def preference_pairs(model: GPT, examples: Sequence[Example], tokenizer: ChatTok
                      seed: int) -> list[Pair]:
     """Two sampled answers of ``model`` to each example, labeled by the rater with its label
     noise. Pairs the rater scores equal (two wrong answers alike, say) are left out, as
-    InstructGPT's labelers could mark ties."""
+    InstructGPT dropped ties (Ouyang et al., 2022, appendix C.2)."""
     generator = torch.Generator().manual_seed(seed)
     prompts = [prompt_ids(e, tokenizer) for e in examples]
     first = sample_answers(model, prompts, tokenizer.end_id, generator=generator)

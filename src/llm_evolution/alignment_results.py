@@ -41,12 +41,14 @@ PER_TASK = 64  # held-out inputs per task for the page's tables: 8 tasks, 512 an
 PUBLISHED = {
     "InstructGPT's training labelers agreed with each other":
         (0.726, "Ouyang et al., 2022, section 3.4"),
-    "held-out labelers agreed with them": (0.773, "Ouyang et al., 2022, section 3.4"),
-    "InstructGPT's reward models agreed with the training labelers":
+    "held-out labelers (hired apart) agreed with each other":
+        (0.773, "Ouyang et al., 2022, section 3.4"),
+    "InstructGPT's reward models agreed with the labelers they trained on":
         (0.724, "Ouyang et al., 2022, section 4.1"),
-    "and with held-out labelers": (0.696, "Ouyang et al., 2022, section 4.1"),
-    "summarization: labelers agreed with each other": (0.669, "Stiennon et al., 2020, section 4.3"),
-    "the 6.7B reward model agreed with labelers": (0.665, "Stiennon et al., 2020, section 4.3"),
+    "and with a held-out group of those labelers": (0.696, "Ouyang et al., 2022, section 4.1"),
+    "news summaries (CNN/DM): labelers agreed with each other":
+        (0.669, "Stiennon et al., 2020, section 4.3"),
+    "and the 6.7B reward model with labelers": (0.665, "Stiennon et al., 2020, section 4.3"),
 }
 INSTRUCTGPT_KL_COEF = (0.02, "Ouyang et al., 2022, appendix C.4")  # beta, as in equation 2
 # --8<-- [end:published]
@@ -198,7 +200,7 @@ def training_cost(repeats: int = 5) -> dict[str, dict[str, float]]:
 
     Time: seconds per update, timed over ``repeats`` updates after one to warm up, times the
     updates each recipe takes (evaluations and the sampling of the pairs left out). PPO's updates are the reward model's steps and then PPO's
-    iterations (sample 64 answers, score them, four passes of two minibatches); DPO's are its
+    iterations (sample 64 answers, score them, then the recipe's passes of two minibatches); DPO's are its
     steps, after one pass of the reference over the pairs. Memory: the float32 megabytes of
     the networks and optimizer state each keeps while it trains. PPO keeps the policy with
     its value head, their gradients and AdamW's two moments, plus a frozen reference and the

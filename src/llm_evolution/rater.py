@@ -6,9 +6,8 @@ with stated rules: an answer is good when it is right, short, and ends cleanly. 
 rules, we can see what a reward model learns and what it misses, and score the final models
 by the rules themselves, not by a learned stand-in for them.
 
-Labels carry noise on purpose, as people's do: InstructGPT's labelers agreed with each other
-on 72.6% of comparisons, and held-out labelers agreed with them on 77.3% (Ouyang et al.,
-2022, arXiv:2203.02155, section 3.4).
+Labels carry noise on purpose, as people's do: InstructGPT's training labelers agreed with
+each other on 72.6% of comparisons (Ouyang et al., 2022, arXiv:2203.02155, section 3.4).
 """
 
 from __future__ import annotations

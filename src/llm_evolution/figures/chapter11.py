@@ -299,7 +299,7 @@ def ppo_training() -> plt.Figure:
     "iterations, for PPO with the KL penalty and without it, both starting from the same "
     "point at iteration 1. Both runs first move right and up: a higher reward, and answers "
     "the rater scores higher too. With the penalty the points then stay in one small "
-    "cluster. Without it they keep moving right while the rater's score falls, far below "
+    "cluster. Without it they keep moving right while the rater's score falls below "
     "where it started: the policy earns reward the rater does not give, which is reward "
     "hacking.",
 )
