@@ -60,3 +60,12 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
                 f"![{alt}]({dark}#only-dark){{ loading=lazy }}")
 
     return FIGURE_IMAGE.sub(both_themes, markdown)
+
+
+@event_priority(100)  # before the search plugin reads the page
+def on_page_context(context, page, config, nav):
+    """Keep the notebooks out of the search index: each repeats its chapter's code and output,
+    and in the results they came before the chapters themselves."""
+    if page.file.src_uri.endswith(".ipynb"):
+        page.meta.setdefault("search", {})["exclude"] = True
+    return context

@@ -118,6 +118,26 @@ def test_search_finds_chapter_1(new_page, site_url: str, browser_log) -> None:
     browser_log.assert_clean()
 
 
+def test_search_finds_chapters_before_the_api_reference(new_page, site_url: str,
+                                                        browser_log) -> None:
+    """The API reference is left out of the index (its front matter): a query that every
+    docstring of chapter 11's modules repeats lists the chapter first and no API page."""
+    page = new_page()
+    page.goto(site_url, wait_until="load")
+    search = page.locator(".md-search__input")
+    if search.is_visible():
+        search.click()
+    else:
+        page.locator('label[for="__search"]').first.click()
+    search.press_sequentially("reward model")
+    first = page.locator(".md-search-result__item a").first
+    first.wait_for(state="visible", timeout=20_000)
+    links = [a.get_attribute("href") for a in page.locator(".md-search-result__item a").all()]
+    assert "chapters/11-alignment" in links[0], links
+    assert not any("reference/api" in link for link in links), links
+    browser_log.assert_clean()
+
+
 def test_dark_mode_toggle(new_page, site_url: str, browser_log) -> None:
     """The palette toggle cycles system -> light -> dark; in dark mode the figures swap to
     their dark rendering (light text on the dark page)."""
