@@ -96,17 +96,21 @@ def test_home_page_renders(new_page, site_url: str, browser_log) -> None:
     browser_log.assert_clean()
 
 
-def test_search_finds_chapter_1(new_page, site_url: str, browser_log) -> None:
-    page = new_page()
-    page.goto(site_url, wait_until="load")
-
+def type_search(page, query: str) -> None:
+    """Open the search dialog and type ``query`` into it, key by key, as a reader would."""
     # Clicking the header's input opens the search dialog (the label on narrow screens).
     search = page.locator(".md-search__input")
     if search.is_visible():
         search.click()
     else:
         page.locator('label[for="__search"]').first.click()
-    search.press_sequentially("bigram")
+    search.press_sequentially(query)
+
+
+def test_search_finds_chapter_1(new_page, site_url: str, browser_log) -> None:
+    page = new_page()
+    page.goto(site_url, wait_until="load")
+    type_search(page, "bigram")
 
     hit = page.locator('.md-search-result a[href*="chapters/01-"]').first
     hit.wait_for(state="visible", timeout=20_000)  # the index loads in a web worker
@@ -120,21 +124,18 @@ def test_search_finds_chapter_1(new_page, site_url: str, browser_log) -> None:
 
 def test_search_finds_chapters_before_the_api_reference(new_page, site_url: str,
                                                         browser_log) -> None:
-    """The API reference is left out of the index (its front matter): a query that every
-    docstring of chapter 11's modules repeats lists the chapter first and no API page."""
+    """The API reference (its front matter) and the notebooks (the build hook) are left out
+    of the index: a query that chapter 11's docstrings and notebook repeat lists the chapter
+    first, and neither an API page nor a notebook."""
     page = new_page()
     page.goto(site_url, wait_until="load")
-    search = page.locator(".md-search__input")
-    if search.is_visible():
-        search.click()
-    else:
-        page.locator('label[for="__search"]').first.click()
-    search.press_sequentially("reward model")
+    type_search(page, "reward model")
     first = page.locator(".md-search-result__item a").first
     first.wait_for(state="visible", timeout=20_000)
     links = [a.get_attribute("href") for a in page.locator(".md-search-result__item a").all()]
     assert "chapters/11-alignment" in links[0], links
     assert not any("reference/api" in link for link in links), links
+    assert not any("notebooks/" in link for link in links), links
     browser_log.assert_clean()
 
 
