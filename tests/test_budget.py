@@ -110,6 +110,19 @@ def test_chapter_eleven_trains_within_five_minutes_on_two_cores():
         + ", ".join(f"{name} {s:.0f} s" for name, s in sorted(seconds.items())))
 
 
+CHAPTER_TWELVE_LIMIT_S = 5 * 60
+
+
+def test_chapter_twelve_trains_within_five_minutes_on_two_cores():
+    """Issue 18's budget: the ablations, 7 variants x 3 seeds, two side by side."""
+    seconds = {name: s for name, s in recorded_seconds().items()
+               if zoo.find(name).chapter() == "chapter12"}
+    wall = zoo.schedule_seconds(seconds, jobs=2)
+    assert len(seconds) == 21 and wall <= CHAPTER_TWELVE_LIMIT_S, (
+        f"chapter 12 trains in {wall:.0f} s on 2 cores, over {CHAPTER_TWELVE_LIMIT_S} s: "
+        + ", ".join(f"{name} {s:.0f} s" for name, s in sorted(seconds.items())))
+
+
 # CI stops a run at 90 minutes; setup, the tests and the site build take about 15 of them.
 CI_TRAINING_LIMIT_S = 45 * 60
 

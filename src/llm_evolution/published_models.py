@@ -81,6 +81,15 @@ PUBLISHED_MODELS = [
 ]
 # --8<-- [end:published]
 
+# --8<-- [start:frontier]
+# After this story: the first open model whose own paper states a training compute above the EU
+# AI Act's line (chapter 12). Not in PUBLISHED_MODELS, which is chapter 8's table of 2017-2022.
+LLAMA_3_405B = PublishedModel(
+    "Llama 3 405B", date(2024, 7, 31), 405e9, 15.6e12, 3.8e25, "paper", (), "",
+    "Llama Team, AI @ Meta, 2024, arXiv:2407.21783",
+    "section 1: 'pre-trained using 3.8 x 10^25 FLOPs' on 15.6T text tokens")
+# --8<-- [end:frontier]
+
 # Regulation (EU) 2024/1689 (the AI Act) of 13 June 2024, Article 51(2): a general-purpose AI
 # model is presumed to have high-impact capabilities (and so systemic risk, Article 51(1)(a))
 # "when the cumulative amount of computation used for its training measured in floating point

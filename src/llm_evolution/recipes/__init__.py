@@ -14,3 +14,4 @@ from llm_evolution.recipes import chapter07  # noqa: F401
 from llm_evolution.recipes import chapter08  # noqa: F401
 from llm_evolution.recipes import chapter10  # noqa: F401
 from llm_evolution.recipes import chapter11  # noqa: F401
+from llm_evolution.recipes import chapter12  # noqa: F401
