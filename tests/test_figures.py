@@ -197,3 +197,120 @@ def test_build_all_renders_a_missing_file_again(fake_figures):
     calls.clear()
     figures.build_all()
     assert calls == [("bars", "dark")]
+
+
+# ---------------------------------------------------------------------------- chapter 12
+
+
+def _drawn_texts(name: str, theme: str = "light"):
+    """The figure ``name`` drawn in ``theme``: its texts (with tick labels and legend entries
+    where it has axes) and their boxes on the canvas, and the figure's own box."""
+    with plt.rc_context({**figures.BASE_STYLE, **figures.THEMES[theme]}):
+        fig = figures.registry()[name].draw()
+        try:
+            fig.canvas.draw()
+            renderer = fig.canvas.get_renderer()
+            texts = []
+            for ax in fig.axes:
+                texts += ax.texts
+                if ax.axison:
+                    texts += ax.get_xticklabels() + ax.get_yticklabels()
+                if ax.get_legend():
+                    texts += ax.get_legend().get_texts()
+            texts = [t for t in texts if t.get_text() and t.get_visible()]
+            return ([(t.get_text(), t.get_fontsize(), t.get_window_extent(renderer))
+                     for t in texts], fig.bbox)
+        finally:
+            plt.close(fig)
+
+
+def _check_layout(name: str) -> list[str]:
+    """The texts of figure ``name`` in both themes: none under 8 points, none over another,
+    none off the figure."""
+    problems, drawn = [], []
+    for theme in figures.THEMES:
+        texts, frame = _drawn_texts(name, theme)
+        drawn = [text for text, _, _ in texts]
+        problems += [f"{theme}: {text!r} at {size} pt" for text, size, _ in texts if size < 8]
+        problems += [f"{theme}: {a!r} overlaps {b!r}" for i, (a, _, box_a) in enumerate(texts)
+                     for b, _, box_b in texts[i + 1:] if box_a.overlaps(box_b)]
+        problems += [f"{theme}: {text!r} is off the figure" for text, _, box in texts
+                     if box.x0 < 0 or box.y0 < 0 or box.x1 > frame.x1 or box.y1 > frame.y1]
+    assert not problems, f"{name}: " + "; ".join(problems)
+    return drawn
+
+
+def test_family_tree_draws_and_names_every_model():
+    from llm_evolution.figures import chapter12
+
+    spec = figures.registry()["family-tree"]
+    assert spec.kind == "diagram"
+    drawn = " ".join(_check_layout("family-tree"))
+    models = [chapter12._node(label) for labels in chapter12.TREE.values() for label in labels]
+    models.append(chapter12._node("Transformer"))
+    for model in models:
+        assert f"{model.label} {model.when.year}" in drawn
+        assert f"{model.label} ({model.when.year})" in spec.alt
+    for item in chapter12.TRUNK:  # the RNN trunk: its year and its authors
+        for author in chapter12._authors(item):
+            assert author in drawn and author in spec.alt
+    assert chapter12.TODAY in drawn and chapter12.TODAY in spec.alt
+    assert f"ends in {chapter12._trunk_end()}" in spec.alt  # the branches that ended
+    assert "receded" in spec.alt
+
+
+def test_family_tree_takes_dates_from_the_milestones():
+    """A model of the tree that the milestone list has is dated by it; the models written in
+    the figure module are the ones it lacks (add one to MILESTONES: remove it there)."""
+    from llm_evolution.figures import chapter12
+
+    labels = {m.label: m for m in MILESTONES}
+    assert not set(chapter12.EXTRA_MODELS) & set(labels)
+    for family, names in chapter12.TREE.items():
+        for name in names:
+            node = chapter12._node(name)
+            assert node.family == family
+            if name in labels:
+                assert node.when == labels[name].when
+
+
+def test_lived_died_has_a_row_for_every_innovation():
+    from llm_evolution.innovations import INNOVATIONS
+
+    spec = figures.registry()["lived-died"]
+    drawn = _check_layout("lived-died")
+    assert sorted(item.name for item in INNOVATIONS) == sorted(
+        text for text in drawn if text in {item.name for item in INNOVATIONS})
+    for item in INNOVATIONS:
+        assert f"{item.name} ({item.year})" in spec.alt
+        if item.fate == "replaced":
+            assert f"→ {item.successor}" in drawn
+            assert f"by {item.successor} ({item.successor_year})" in spec.alt
+        if item.fate == "dropped":
+            assert f"dropped in {item.ended_year}" in spec.alt
+    assert all(f"{fate}:" in " ".join(drawn) for fate in ("lives", "replaced", "dropped"))
+
+
+def test_ablations_alt_states_the_measured_means():
+    """The alt text is fixed at registration, before any model is trained: its means are
+    written in the figure module and must be the ones measured, and it prints them (and each
+    change against gpt-2) as the page's table does. Needs chapter 12's 21 trained models (the
+    model cache)."""
+    import statistics
+
+    from llm_evolution.ablations import held_out_losses
+    from llm_evolution.figures import chapter12
+    from llm_evolution.recipes.chapter12 import VARIANTS
+
+    means = {variant: statistics.fmean(values) for variant, values in held_out_losses().items()}
+    measured = {variant: round(mean, 6) for variant, mean in means.items()}
+    assert list(chapter12.ABLATION_MEANS) == list(VARIANTS)
+    assert chapter12.ABLATION_MEANS == measured, (
+        f"update ABLATION_MEANS in llm_evolution/figures/chapter12.py to {measured}")
+    alt = figures.registry()["ablations"].alt
+    baseline = means["gpt-2"]
+    assert f"gpt-2, the baseline, {baseline:.3f}" in alt
+    for variant, mean in means.items():  # each change as the page's table prints it
+        if variant != "gpt-2":
+            assert f"{variant} {mean:.3f} ({mean - baseline:+.3f})" in alt
+    _check_layout("ablations")

@@ -8,14 +8,17 @@
 
 # %%
 # --8<-- [start:innovations]
-from llm_evolution.innovations import INNOVATIONS
+from llm_evolution.innovations import FATES, INNOVATIONS
 
-for fate in ("lives", "replaced", "dropped"):
-    print(f"{fate}:")
-    for item in INNOVATIONS:
-        if item.fate == fate:
-            then = f" -> {item.successor} ({item.successor_year})" if item.successor else ""
-            print(f"  {item.year}  {item.name}{then}")
+for fate in FATES:
+    items = sorted((item for item in INNOVATIONS if item.fate == fate), key=lambda i: i.year)
+    print(f"{fate} ({len(items)} of {len(INNOVATIONS)}):")
+    for item in items:
+        if item.successor:
+            then = f" -> {item.successor} ({item.successor_year})"
+        else:
+            then = f", dropped by {item.ended_year}" if item.ended_year else ""
+        print(f"  {item.year}  {item.name}{then}")
 # --8<-- [end:innovations]
 
 # %%

@@ -76,10 +76,13 @@ INNOVATIONS = [
                "replaced", "Touvron et al., 2023, arXiv:2307.09288, section 2.2 (Llama 2, "
                "its two largest sizes); Llama Team, 2024, arXiv:2407.21783, section 3.2",
                successor="grouped-query attention", successor_year=2023),
-    Innovation("Biases in every layer", 2017, "Vaswani et al., 2017, arXiv:1706.03762",
+    Innovation("Biases in every layer", 2017,
+               "as in most networks before it: Vaswani et al., 2017, arXiv:1706.03762",
                "dropped", f"{PALM}: 'No biases ... increased training stability'",
                ended_year=2022),
-    Innovation("Dropout in pretraining", 2017, "Vaswani et al., 2017, arXiv:1706.03762",
+    Innovation("Dropout in pretraining", 2017,
+               "Vaswani et al., 2017, arXiv:1706.03762 (dropout itself: Hinton et al., 2012, "
+               "arXiv:1207.0580)",
                "dropped", "Chowdhery et al., 2022, arXiv:2204.02311, section 5: 'trained "
                "without dropout'", ended_year=2022),
     Innovation("Next-sentence prediction", 2018, "Devlin et al., 2018, arXiv:1810.04805",

@@ -99,7 +99,7 @@ FIGURE_MODULES = ["llm_evolution.figures.timeline", "llm_evolution.figures.chapt
                   "llm_evolution.figures.chapter06", "llm_evolution.figures.performance",
                   "llm_evolution.figures.chapter07", "llm_evolution.figures.chapter08",
                   "llm_evolution.figures.chapter09", "llm_evolution.figures.chapter10",
-                  "llm_evolution.figures.chapter11"]
+                  "llm_evolution.figures.chapter11", "llm_evolution.figures.chapter12"]
 
 
 KINDS = ("plot", "diagram")
