@@ -10,7 +10,8 @@ emulation of another CPU (a few hundred times slower than the real one).
 
 The models cover every kind of kernel that decides a trained model's bits: a GPT (matmuls,
 softmax, layer norm, tanh GELU, AdamW's sqrt), a BERT with dropout and erf GELU (oneDNN's
-GELU when it is on), and the GRU translator of chapter 2.
+GELU when it is on), the GRU translator of chapter 2, and chapter 12's Llama-style GPT (RoPE's
+rotations, RMSNorm's root, SiLU).
 """
 
 from __future__ import annotations
@@ -137,7 +138,21 @@ def gru(small: bool):
     return model, data.batches("train", 4 if small else 32)
 
 
-MODELS = {"gpt": gpt, "bert": bert, "gru": gru}
+def llama(small: bool):
+    import torch
+
+    from llm_evolution.models.modern_gpt import ModernGPT, ModernGPTConfig
+    from llm_evolution.training import random_windows
+
+    ids = torch.randint(0, 65, (5000,), generator=torch.Generator().manual_seed(0))
+    length, width = (16, 32) if small else (64, 128)
+    config = ModernGPTConfig(vocab_size=65, context_size=length, d_model=width, n_heads=4,
+                             n_layers=2, positions="rope", norm="rms", mlp="swiglu",
+                             bias=False, n_kv_heads=2)
+    return ModernGPT(config), random_windows(ids, length, 4 if small else 12)
+
+
+MODELS = {"gpt": gpt, "bert": bert, "gru": gru, "llama": llama}
 
 if __name__ == "__main__":
     main()
