@@ -164,7 +164,10 @@ def test_no_biases_anywhere():
     ({"positions": "alibi"}, "positions='alibi' is not one of"),
     ({"norm": "batch"}, "norm='batch' is not one of"),
     ({"mlp": "relu"}, "mlp='relu' is not one of"),
-    ({"n_kv_heads": 3}, "n_kv_heads=3 must divide n_heads=4"),
+    ({"n_kv_heads": 3}, "n_kv_heads=3 must be >= 1 and divide n_heads=4"),
+    ({"n_kv_heads": 0}, "n_kv_heads=0 must be >= 1"),
+    ({"norm_eps": 0.0}, "norm_eps=0.0 must be > 0"),
+    ({"rope_theta": 1.0}, "rope_theta=1.0 must be > 1"),
     ({"d_model": 30}, "d_model=30 is not divisible by n_heads=4"),
     ({"d_model": 12, "n_heads": 4, "positions": "rope"}, "head_dim=3"),
 ])

@@ -32,7 +32,7 @@ PUBLISHED = [
      "the same runs", "training steps per second",
      [("vanilla", "3.50"), ("RMSNorm", "3.68")]),
     ("Ainslie et al., 2023, arXiv:2305.13245, Table 1",
-     "T5-XXL, uptrained", "average score",
+     "T5-XXL; multi-query and 8 groups uptrained from it", "average score",
      [("multi-head", "47.2"), ("multi-query", "46.6"), ("8 groups", "47.1")]),
     ("Ainslie et al., 2023, arXiv:2305.13245, Table 1",
      "the same models", "seconds per sample (inference)",
@@ -84,19 +84,24 @@ def model_facts() -> dict[str, dict[str, int]]:
 
 @measured  # timings: once per machine
 def step_milliseconds(repeats: int = 10) -> dict[str, list[float]]:
-    """Variant -> milliseconds of one training step (forward, backward, AdamW), on one thread
-    as the models trained: for each seed's freshly initialised model, the median of
-    ``repeats`` steps on the same batch of the plays."""
+    """Variant -> milliseconds of one training step (forward, backward, AdamW) in each of three
+    rounds, on one thread as the models trained. A round times every variant once, on a
+    freshly initialised model (round r uses seed r), as the median of ``repeats`` steps on the
+    same batch of the plays; a machine that slows down mid-way slows every variant of a round,
+    not one variant."""
     from llm_evolution.timing import fresh_model, step_seconds, torch_threads
     from llm_evolution.training import random_windows
 
     batch = random_windows(char_corpus().train_ids, ABLATION["context_size"],
                            ABLATION["batch_size"])(torch.Generator().manual_seed(0))
+    rounds: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
     with torch_threads(1):
-        return {variant: [round(1000 * step_seconds(fresh_model(ablation_name(variant, seed)),
-                                                      batch, repeats=repeats), 2)
-                          for seed in SEEDS]
-                for variant in VARIANTS}
+        for seed in SEEDS:
+            for variant in VARIANTS:
+                model = fresh_model(ablation_name(variant, seed))
+                seconds = step_seconds(model, batch, repeats=repeats)
+                rounds[variant].append(round(1000 * seconds, 2))
+    return rounds
 
 
 def spread(values: list[float]) -> tuple[float, float]:
@@ -107,16 +112,19 @@ def spread(values: list[float]) -> tuple[float, float]:
 # --8<-- [start:table]
 def ablation_table() -> str:
     """One line per variant: held-out loss (mean ± standard deviation of the three seeds, and
-    each seed), its change against GPT-2's, parameters and KV-cache numbers per token."""
+    each seed), its change against GPT-2's with the standard error of that difference,
+    parameters and KV-cache numbers per token."""
     losses, facts = held_out_losses(), model_facts()
-    baseline, _ = spread(losses["gpt-2"])
-    lines = [f"{'variant':<10} {'held-out loss':>15}  {'seeds 0, 1, 2':<21} {'vs gpt-2':>8} "
-             f"{'parameters':>10} {'KV/token':>8}"]
+    baseline, baseline_deviation = spread(losses["gpt-2"])
+    lines = [f"{'variant':<10} {'held-out loss':>15}  {'seeds 0, 1, 2':<21} "
+             f"{'vs gpt-2 ± s.e.':>16} {'parameters':>10} {'KV/token':>8}"]
     for variant, values in losses.items():
         mean, deviation = spread(values)
         seeds = ", ".join(f"{v:.3f}" for v in values)
-        change = "" if variant == "gpt-2" else f"{mean - baseline:+.3f}"
-        lines.append(f"{variant:<10} {mean:>8.3f} ± {deviation:.3f}  {seeds:<21} {change:>8} "
+        # s.e. of a difference of two means of n runs: sqrt(s1^2 / n + s2^2 / n)
+        error = ((deviation ** 2 + baseline_deviation ** 2) / len(values)) ** 0.5
+        change = "" if variant == "gpt-2" else f"{mean - baseline:+.3f} ± {error:.3f}"
+        lines.append(f"{variant:<10} {mean:>8.3f} ± {deviation:.3f}  {seeds:<21} {change:>16} "
                      f"{facts[variant]['parameters']:>10,} {facts[variant]['kv_per_token']:>8}")
     return "\n".join(lines)
 # --8<-- [end:table]
@@ -126,7 +134,6 @@ def ablation_compute() -> float:
     """Training compute of all the ablation runs together, 6ND (chapter 8): each run's
     parameters without embeddings times the characters it read (steps x batch x context)."""
     from llm_evolution import zoo
-    from llm_evolution.recipes.chapter12 import ABLATION
     from llm_evolution.scaling import training_flops
     from llm_evolution.scaling_runs import non_embedding_parameters
 

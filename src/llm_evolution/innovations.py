@@ -62,13 +62,18 @@ INNOVATIONS = [
     Innovation("GELU feed-forward", 2016, "Hendrycks and Gimpel, 2016, arXiv:1606.08415",
                "replaced", f"{PALM}: SwiGLU 'significantly' better than ReLU, GeLU or Swish",
                successor="SwiGLU", successor_year=2020),
+    # Pre-LN has no one introducing paper: it came from the Transformer authors' Tensor2Tensor
+    # code and was first written up in 2018 (Baevski and Auli, arXiv:1809.10853); GPT-2 (2019)
+    # made it the GPT default.
     Innovation("Post-LN", 2017, "Vaswani et al., 2017, arXiv:1706.03762", "replaced",
-               f"{LLAMA}, section 2.2: 'Pre-normalization'; GPT-2 (2019), section 2.3",
-               successor="pre-LN", successor_year=2018),
+               f"Radford et al., 2019 (GPT-2), section 2.3; {LLAMA}, section 2.2: "
+               "'Pre-normalization'", successor="pre-LN", successor_year=2018),
     Innovation("Sinusoidal positions", 2017, "Vaswani et al., 2017, arXiv:1706.03762",
                "replaced", "Radford et al., 2018 (GPT), section 4.1: 'learned position "
                "embeddings instead of the sinusoidal version'",
-               successor="learned positions", successor_year=2017),
+               # learned positions are older (Gehring et al., below); 2018 is when GPT and
+               # BERT adopted them in place of the sinusoids
+               successor="learned positions", successor_year=2018),
     Innovation("Learned positions", 2017, "Gehring et al., 2017, arXiv:1705.03122",
                "replaced", f"{LLAMA}, section 2.2: 'We remove the absolute positional "
                "embeddings'", successor="RoPE", successor_year=2021),
@@ -80,15 +85,17 @@ INNOVATIONS = [
                "as in most networks before it: Vaswani et al., 2017, arXiv:1706.03762",
                "dropped", f"{PALM}: 'No biases ... increased training stability'",
                ended_year=2022),
-    Innovation("Dropout in pretraining", 2017,
-               "Vaswani et al., 2017, arXiv:1706.03762 (dropout itself: Hinton et al., 2012, "
-               "arXiv:1207.0580)",
+    Innovation("Dropout in pretraining", 2018,
+               "Radford et al., 2018 (GPT), section 4.1: 'dropouts with a rate of 0.1' "
+               "(dropout itself: Hinton et al., 2012, arXiv:1207.0580)",
                "dropped", "Chowdhery et al., 2022, arXiv:2204.02311, section 5: 'trained "
                "without dropout'", ended_year=2022),
     Innovation("Next-sentence prediction", 2018, "Devlin et al., 2018, arXiv:1810.04805",
                "dropped", "Liu et al., 2019, arXiv:1907.11692, section 4.2: removing it "
                "'matches or slightly improves' results", ended_year=2019),
-    Innovation("RLHF with PPO", 2017, "Christiano et al., 2017, arXiv:1706.03741",
+    Innovation("RLHF with PPO", 2017,
+               "Christiano et al., 2017, arXiv:1706.03741 (preferences); with PPO on language "
+               "models, Ziegler et al., 2019, arXiv:1909.08593",
                "replaced", "Llama Team, 2024, arXiv:2407.21783, section 4.1.4: DPO 'required "
                "less compute' than PPO 'and performed better'",
                successor="DPO", successor_year=2023),

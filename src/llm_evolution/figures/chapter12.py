@@ -1,6 +1,6 @@
 """Figures of chapter 12 (what survived, what died). Its concept diagram: the family tree of
 the book's language models from 2014 to today, time running down the page, with the branches
-that ended (the RNN encoder-decoder, in 2017) or receded as a road to chat (the encoder-only
+that were replaced (the RNN encoder-decoder, by the Transformer in 2017) or receded as a road to chat (the encoder-only
 and encoder-decoder Transformers) and the one that lives on (the decoder-only models, from GPT
 to today's open models). Its results: what became of every innovation of the book
 (:mod:`llm_evolution.innovations`), and the held-out loss of the chapter's ablations
@@ -114,8 +114,9 @@ def _tree_alt() -> str:
         "The family tree of language models from 2014 to today, time running down the page "
         "along a scale of years. At the top, the trunk: the RNN encoder-decoder with "
         f"attention ({', '.join(authors[:-1])} and {authors[-1]}, {trunk_year}), drawn in a "
-        f"muted colour, ends in {_trunk_end()} with a bar across its line: a branch that "
-        f"ended. There the Transformer ({transformer.when.year}) starts, and three branches "
+        f"muted colour, ends in {_trunk_end()} with a bar across its line: a line replaced "
+        f"there, when the Transformer dropped recurrence (recurrent models receded, not "
+        f"vanished). There the Transformer ({transformer.when.year}) starts, and three branches "
         f"grow from it. Left, encoder-only: {lane('encoder-only')}; middle, encoder-decoder: "
         f"{lane('encoder-decoder')}. Both are drawn muted and dashed and fade out: they "
         "receded as a road to chat, though encoder-only models are still used for "
@@ -189,7 +190,7 @@ def family_tree() -> plt.Figure:
     ax.plot([kx, kx + 0.6], [ky, ky], color=muted, linewidth=2.2, alpha=0.5,
             solid_capstyle="butt")
     ax.plot([kx + 0.6, kx + 0.6], [ky - 0.16, ky + 0.16], color=muted, linewidth=2.2)
-    ax.text(kx + 0.75, ky, "ended", ha="left", va="center", fontsize=FONT)
+    ax.text(kx + 0.75, ky, "replaced", ha="left", va="center", fontsize=FONT)
 
     # The scale of years down the left, with a faint line across at the start of each year.
     for year in range(FIRST_YEAR, LAST_YEAR + 1):
@@ -212,7 +213,8 @@ def family_tree() -> plt.Figure:
             solid_capstyle="butt")
     ax.plot([mid - 0.22, mid + 0.22], [bar_y, bar_y], color=muted, linewidth=2.2)
     ax.text(mid + 0.15, (trunk_y - 0.43 + bar_y) / 2,
-            f"ended {_trunk_end()}:\nrecurrence\ndropped", ha="left", va="center",
+            f"replaced {_trunk_end()}:\nthe Transformer\ndropped recurrence", ha="left",
+            va="center",
             fontsize=SMALL, style="italic", linespacing=1.25)
     t_w = _width(_label(transformer))
     d.token_box(ax, mid, t_y, _label(transformer), "value", width=t_w, height=BOX_H,
@@ -259,7 +261,7 @@ def family_tree() -> plt.Figure:
     link((t_left, t_y), (x, ys[0] + BOX_H / 2 + 0.02), False, curve=0.35)
     chain(x, ys, False)
     fade([x], ys[-1] - BOX_H / 2, RECEDED["encoder-only"])
-    ax.text(x - 0.1, ys[0] + BOX_H / 2 + 0.55, "encoder-only", ha="center", va="bottom",
+    ax.text(x + 0.05, ys[0] + BOX_H / 2 + 0.95, "encoder-only", ha="center", va="bottom",
             fontsize=FONT, style="italic")
 
     # Encoder-decoder, under the Transformer: T5 and BART, weeks apart, side by side;
@@ -297,7 +299,7 @@ def family_tree() -> plt.Figure:
 
 FATE_STYLE = {  # colour (index in the theme's cycle) and the marker at the end of the bar
     "lives": (2, ">", "lives: still in today's open models"),
-    "replaced": (0, "D", "replaced: by the idea named, in the year it appeared"),
+    "replaced": (0, "D", "replaced: by the idea named, in the year it was introduced or adopted"),
     "dropped": (1, "X", "dropped: no successor"),
 }
 CHART_START, CHART_END = 2014, 2024  # the chart's years; a living idea runs off the right

@@ -16,8 +16,9 @@ keep the pre-LN decoder but change all five:
   where groups of query heads share one key and value head, so the KV cache shrinks.
 
 With every switch at its default the model is chapter 6's :class:`~llm_evolution.models.gpt.GPT`,
-parameter for parameter (its weights load unchanged); with all five on it is a Llama block
-(``LlamaForCausalLM`` with tied embeddings computes the same logits from the same weights).
+parameter for parameter (its weights load unchanged); with all five on it is the block of Llama 2
+and 3 (Llama's, with grouped-query attention): ``LlamaForCausalLM`` with tied embeddings computes
+the same logits from the same weights.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ class ModernGPTConfig:
     @property
     def mlp_hidden(self) -> int:
         """The feed-forward width: 4 d_model for GELU; for SwiGLU, whose three matrices would
-        otherwise hold 1.5 times the parameters, 8/3 d_model (Shazeer's choice, as Llama's)."""
+        otherwise hold 1.5 times the parameters, 8/3 d_model rounded down (Shazeer's 2/3 of
+        4 d_model; Llama then rounds it up to a multiple of 256)."""
         return 4 * self.d_model if self.mlp == "gelu" else 8 * self.d_model // 3
 # --8<-- [end:config]
 
@@ -83,13 +85,14 @@ class ModernGPTConfig:
         if self.positions == "rope" and self.head_dim % 2:
             raise ValueError(f"positions='rope' rotates pairs of dimensions: head_dim="
                              f"{self.head_dim} (d_model / n_heads) must be even")
-        kv_heads = self.kv_heads
-        if kv_heads < 1 or self.n_heads % kv_heads:
-            raise ValueError(f"n_kv_heads={self.n_kv_heads} must divide n_heads={self.n_heads} "
-                             "(each key/value head serves the same number of query heads)")
-        if self.norm_eps <= 0 or self.rope_theta <= 1:
-            raise ValueError(f"norm_eps={self.norm_eps} must be > 0 and "
-                             f"rope_theta={self.rope_theta} > 1")
+        if self.kv_heads < 1 or self.n_heads % self.kv_heads:
+            raise ValueError(f"n_kv_heads={self.n_kv_heads} must be >= 1 and divide "
+                             f"n_heads={self.n_heads} (each key/value head serves the same "
+                             "number of query heads); None means one per query head")
+        if self.norm_eps <= 0:
+            raise ValueError(f"norm_eps={self.norm_eps} must be > 0")
+        if self.rope_theta <= 1:
+            raise ValueError(f"rope_theta={self.rope_theta} must be > 1")
 
 
 # --8<-- [start:rms_norm]
@@ -168,7 +171,9 @@ class Attention(nn.Module):
         if cache is not None:
             k, v = cache.append(layer, k, v)  # the cache holds n_kv_heads heads, not n_heads
         group = config.n_heads // config.kv_heads
-        k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
+        if group > 1:  # (batch, kv_heads, T, d) -> (batch, n_heads, T, d): head h reads h // group
+            k, v = k.repeat_interleave(group, dim=1), v.repeat_interleave(group, dim=1)
+        # softmax(q k^T / sqrt(head_dim)) v, each token seeing itself and the tokens before it
         if past == 0:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         else:  # new token i sees the past and new tokens 0..i
