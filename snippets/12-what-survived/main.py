@@ -99,8 +99,8 @@ rounds = step_milliseconds()  # three rounds, each timing every variant once
 for variant, milliseconds in rounds.items():
     mean, deviation = spread(milliseconds)
     ratios = [ms / base for ms, base in zip(milliseconds, rounds["gpt-2"])]
-    print(f"{variant:<10} {mean:5.1f} ± {deviation:.1f} ms per training step, "
-          f"{min(ratios):.2f} to {max(ratios):.2f} times gpt-2's in the same round")
+    print(f"{variant:<10} {mean:5.1f} ms ± {deviation:.1f} ms per training step, "
+          f"{min(ratios):.2f}x to {max(ratios):.2f}x gpt-2's in the same round")
 # --8<-- [end:speed]
 
 # %%
