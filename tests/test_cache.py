@@ -169,7 +169,8 @@ def test_recipes_reaching_the_tokenizers_are_the_ones_that_tokenize_text():
     """tokenizers.py was missing from the old keys of gpt-bpe and bert-*. It is reached by the
     three that use BPE, and also by neural-bigram, gpt-char and chapter 8's sweep of character
     GPTs, through data.text's CharTokenizer, and chapter 10's six, which tune and continue
-    gpt-bpe, and chapter 11's five, which tune chapter 10's model; not by the translation and
+    gpt-bpe, and chapter 11's five, which tune chapter 10's model, and chapter 12's 21
+    ablations, which train on characters through chapter 6's loop; not by the translation and
     in-context recipes."""
     tokenizers = PACKAGE_DIR / "tokenizers.py"
     recipes = _recipes()
@@ -181,8 +182,11 @@ def test_recipes_reaching_the_tokenizers_are_the_ones_that_tokenize_text():
     chapter_eleven = {name for name, recipe in recipes.items()
                       if recipe.chapter() == "chapter11"}
     assert len(chapter_eleven) == 5
+    chapter_twelve = {name for name, recipe in recipes.items()
+                      if recipe.chapter() == "chapter12"}
+    assert len(chapter_twelve) == 21
     assert reaching == {"gpt-bpe", "bert-mlm", "bert-genre", "neural-bigram", "gpt-char", *sweep,
-                        *chapter_ten, *chapter_eleven}
+                        *chapter_ten, *chapter_eleven, *chapter_twelve}
 
 
 def test_recipe_closures_hold_their_experiment_code_and_not_the_cache():
