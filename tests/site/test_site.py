@@ -232,8 +232,6 @@ SEARCH_QUERIES = [
 # fix it: the chapters' text and front matter, not the search configuration (mkdocs.yml), so
 # outside this test's reach. test_search_known_misses_still_miss fails as soon as one lands
 # right: then move it up to SEARCH_QUERIES.
-_PAPERS = ("the Papers page, one long page-level entry (which Material ranks 2.5 times a "
-           "section), lists the paper; fix: `search: boost: 0.1` in reference/papers.md")
 SEARCH_KNOWN_MISSES = [
     ("transfomer", "chapters/03-",
      "Material's search matches no misspelling unless the reader asks for it with lunr's "
@@ -318,8 +316,8 @@ def test_search_known_misses_still_miss(new_page, site_url: str, browser_log) ->
     fixed = [query for query, *_ in misses if found[query][0]]
     assert not fixed, (f"these now land on the right page: move them from the known misses "
                        f"to the queries that must pass: {fixed}")
-    pytest.xfail(f"{len(misses)} queries land elsewhere, for reasons outside the search "
-                 "configuration:\n" + "\n".join(
+    pytest.xfail(f"{len(misses)} {'query lands' if len(misses) == 1 else 'queries land'} "
+                 "elsewhere, for reasons outside the search configuration:\n" + "\n".join(
                      f"  {query!r}: got {found[query][1] or 'nothing'}; {why}"
                      for query, _, why in misses))
 
