@@ -33,9 +33,26 @@ FIGURE_IMAGE = re.compile(
 )
 
 
+# The rendered SVG of each figure file name, from on_files: its size goes into the page.
+RENDERED: dict = {}
+SVG_SIZE = re.compile(r'<svg[^>]*\bwidth="(?P<width>[\d.]+)pt" height="(?P<height>[\d.]+)pt"')
+
+
+def css_pixels(file_name: str) -> tuple[int, int] | None:
+    """The figure's size in CSS pixels (matplotlib writes points: 1 pt = 4/3 px), so that the
+    browser reserves its box before the image loads and the text below does not jump."""
+    path = RENDERED.get(file_name)
+    match = SVG_SIZE.search(path.read_text(encoding="utf-8")[:2000]) if path else None
+    if match is None:
+        return None
+    return round(float(match["width"]) * 4 / 3), round(float(match["height"]) * 4 / 3)
+
+
 @event_priority(100)  # before mkdocs-jupyter, which must see the notebooks among the files
 def on_files(files: Files, config) -> Files:
+    RENDERED.clear()
     for file_name, path in figures.build_all().items():
+        RENDERED[file_name] = path
         files.append(File.generated(config, f"figures/{file_name}", abs_src_path=str(path)))
     for path in notebooks.build_all().values():
         # A plain File (not File.generated): mkdocs-jupyter needs a real source folder.
@@ -54,10 +71,12 @@ def on_page_markdown(markdown: str, page, config, files) -> str:
             raise PluginError(f"{page.file.src_uri}: no figure named {name!r} in "
                               f"llm_evolution.figures (known: {sorted(specs)})")
         alt = specs[name].alt.replace("[", "(").replace("]", ")")
-        light = f"{prefix}figures/{figures.output_name(name, 'light')}"
-        dark = f"{prefix}figures/{figures.output_name(name, 'dark')}"
-        return (f"{match['indent']}![{alt}]({light}#only-light){{ loading=lazy }}"
-                f"![{alt}]({dark}#only-dark){{ loading=lazy }}")
+        light_name, dark_name = (figures.output_name(name, theme) for theme in ("light", "dark"))
+        size = css_pixels(light_name)
+        attributes = "loading=lazy" + (f" width={size[0]} height={size[1]}" if size else "")
+        return (f"{match['indent']}![{alt}]({prefix}figures/{light_name}#only-light)"
+                f"{{ {attributes} }}"
+                f"![{alt}]({prefix}figures/{dark_name}#only-dark){{ {attributes} }}")
 
     return FIGURE_IMAGE.sub(both_themes, markdown)
 
