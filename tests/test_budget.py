@@ -82,18 +82,27 @@ def test_chapter_eight_sweep_trains_within_five_minutes_on_two_cores():
         f"chapter 8's sweep trains in {wall:.0f} s on 2 cores, over {RECIPE_LIMIT_S} s")
 
 
+def chapter_schedule(chapter: str) -> tuple[dict[str, float], float]:
+    """One chapter's recipes -> reference seconds, and their wall time two side by side."""
+    seconds = {name: s for name, s in recorded_seconds().items()
+               if zoo.find(name).chapter() == chapter}
+    return seconds, zoo.schedule_seconds(seconds, jobs=2)
+
+
+def over_budget(chapter: str, wall: float, limit: float, seconds: dict[str, float]) -> str:
+    return (f"{chapter} trains in {wall:.0f} s on 2 cores, over {limit} s: "
+            + ", ".join(f"{name} {s:.0f} s" for name, s in sorted(seconds.items())))
+
+
 CHAPTER_TEN_LIMIT_S = 4 * 60
 
 
 def test_chapter_ten_trains_within_four_minutes_on_two_cores():
     """Issue 16's budget: every model of chapter 10, two side by side (each starts from
     chapter 6's cached gpt-bpe, which counts in chapter 6's budget)."""
-    seconds = {name: s for name, s in recorded_seconds().items()
-               if zoo.find(name).chapter() == "chapter10"}
-    wall = zoo.schedule_seconds(seconds, jobs=2)
+    seconds, wall = chapter_schedule("chapter10")
     assert len(seconds) == 6 and wall <= CHAPTER_TEN_LIMIT_S, (
-        f"chapter 10 trains in {wall:.0f} s on 2 cores, over {CHAPTER_TEN_LIMIT_S} s: "
-        + ", ".join(f"{name} {s:.0f} s" for name, s in sorted(seconds.items())))
+        over_budget("chapter 10", wall, CHAPTER_TEN_LIMIT_S, seconds))
 
 
 CHAPTER_ELEVEN_LIMIT_S = 5 * 60
@@ -102,12 +111,9 @@ CHAPTER_ELEVEN_LIMIT_S = 5 * 60
 def test_chapter_eleven_trains_within_five_minutes_on_two_cores():
     """Issue 17's budget: SFT, the reward model, the two PPO runs and DPO, two side by side
     (SFT starts from chapter 10's cached instruct-gpt, which counts in chapter 10's budget)."""
-    seconds = {name: s for name, s in recorded_seconds().items()
-               if zoo.find(name).chapter() == "chapter11"}
-    wall = zoo.schedule_seconds(seconds, jobs=2)
+    seconds, wall = chapter_schedule("chapter11")
     assert len(seconds) == 5 and wall <= CHAPTER_ELEVEN_LIMIT_S, (
-        f"chapter 11 trains in {wall:.0f} s on 2 cores, over {CHAPTER_ELEVEN_LIMIT_S} s: "
-        + ", ".join(f"{name} {s:.0f} s" for name, s in sorted(seconds.items())))
+        over_budget("chapter 11", wall, CHAPTER_ELEVEN_LIMIT_S, seconds))
 
 
 CHAPTER_TWELVE_LIMIT_S = 5 * 60
@@ -115,12 +121,9 @@ CHAPTER_TWELVE_LIMIT_S = 5 * 60
 
 def test_chapter_twelve_trains_within_five_minutes_on_two_cores():
     """Issue 18's budget: the ablations, 7 variants x 3 seeds, two side by side."""
-    seconds = {name: s for name, s in recorded_seconds().items()
-               if zoo.find(name).chapter() == "chapter12"}
-    wall = zoo.schedule_seconds(seconds, jobs=2)
+    seconds, wall = chapter_schedule("chapter12")
     assert len(seconds) == 21 and wall <= CHAPTER_TWELVE_LIMIT_S, (
-        f"chapter 12 trains in {wall:.0f} s on 2 cores, over {CHAPTER_TWELVE_LIMIT_S} s: "
-        + ", ".join(f"{name} {s:.0f} s" for name, s in sorted(seconds.items())))
+        over_budget("chapter 12", wall, CHAPTER_TWELVE_LIMIT_S, seconds))
 
 
 # CI stops a run at 90 minutes; setup, the tests and the site build take about 15 of them.

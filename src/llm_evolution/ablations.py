@@ -138,5 +138,7 @@ def ablation_compute() -> float:
     from llm_evolution.scaling_runs import non_embedding_parameters
 
     tokens = ABLATION["steps"] * ABLATION["batch_size"] * ABLATION["context_size"]
-    return sum(training_flops(non_embedding_parameters(zoo.get(ablation_name(v, s)).model),
-                              tokens) for v in VARIANTS for s in SEEDS)
+    # the seeds change the weights, not their number: one model per variant is counted
+    return len(SEEDS) * sum(
+        training_flops(non_embedding_parameters(zoo.get(ablation_name(v, SEEDS[0])).model),
+                       tokens) for v in VARIANTS)
